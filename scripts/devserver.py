@@ -1,0 +1,105 @@
+"""The local stack: every function behind one port, the in-process bus, the embedded store.
+
+Each function is loaded by functions-framework's own `create_app` (its request handling,
+CloudEvent parsing and error pages) and mounted under /<function>/; web/ is served at /.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import flask
+from functions_framework import create_app
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import make_server
+
+from shared import wiring
+from shared.bus.local_bus import LocalBus, wsgi_subscriber
+from shared.catalog_files import batches, catalog_files, read_jsonl
+from shared.config import get_settings
+from shared.logs import configure_logging
+
+ROOT = Path(__file__).resolve().parent.parent
+HTTP_FUNCTIONS = ("chat", "intent", "metrics")
+log = logging.getLogger("devserver")
+
+
+def load_function(name: str, signature_type: str = "http") -> Any:
+    return create_app(
+        target=name,
+        source=str(ROOT / "functions" / name / "main.py"),
+        signature_type=signature_type,
+    )
+
+
+def build_app() -> flask.Flask:
+    """The WSGI app of the whole product, and the bus wired to the event functions."""
+    web = flask.Flask("web", static_folder=str(ROOT / "web"), static_url_path="")
+
+    @web.get("/")
+    def index() -> flask.Response:
+        return web.send_static_file("index.html")
+
+    mounts = {f"/{name}": load_function(name) for name in HTTP_FUNCTIONS}
+    web.wsgi_app = DispatcherMiddleware(web.wsgi_app, mounts)  # type: ignore[method-assign]
+    bus = wiring.get_bus()
+    if isinstance(bus, LocalBus):
+        settings = get_settings()
+        bus.subscribe(
+            settings.ingest_topic,
+            wsgi_subscriber(load_function("ingest", "cloudevent")),
+            name="ingest",
+        )
+    return web
+
+
+def load_catalog(directory: Path) -> int:
+    """Publish a catalog directory to the ingest topic, as an operator would; returns batches."""
+    settings = get_settings()
+    bus = wiring.get_bus()
+    sent = 0
+    for path in catalog_files(directory):
+        lines, bad = read_jsonl(path)
+        for b in bad:
+            log.warning("%s:%d skipped: %s", path.name, b.number, b.reason)
+        for batch in batches(path.name.split(".", 1)[0], [line.record for line in lines]):
+            bus.publish(settings.ingest_topic, batch)
+            sent += 1
+    return sent
+
+
+def main() -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # each function logs its requests
+    app = build_app()
+    server = make_server(settings.host, settings.port, app, threaded=True)
+    catalog = settings.catalog
+    if catalog:
+        directory = Path(catalog)
+        if not directory.is_dir():
+            print(f"CATALOG={catalog} is not a directory", file=sys.stderr)
+            return 2
+        print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)
+        threading.Thread(target=load_catalog, args=(directory,), daemon=True).start()
+    url = f"http://{settings.host}:{server.server_port}/"
+    print(f"Cymbal assistant running at {url}  (chat: {url}chat/, Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        wiring.reset()
+        print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

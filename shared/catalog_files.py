@@ -1,0 +1,77 @@
+"""Catalog JSON Lines files: read with line numbers, and cut into batches Eventarc accepts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.catalog import KINDS
+
+MAX_BATCH_BYTES = 450 * 1024  # under Eventarc's 512 KB event, with room for the envelope
+MAX_BATCH_RECORDS = 500
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    record: Any
+
+
+@dataclass(frozen=True)
+class BadLine:
+    number: int
+    reason: str
+
+
+def kind_of(path: Path) -> str:
+    """`products.jsonl` -> "products"; the file name says what it holds."""
+    kind = path.name.split(".", 1)[0]
+    if kind not in KINDS:
+        raise ValueError(f"{path.name}: the file name must start with one of {', '.join(KINDS)}.")
+    return kind
+
+
+def read_jsonl(path: Path) -> tuple[list[Line], list[BadLine]]:
+    good: list[Line] = []
+    bad: list[BadLine] = []
+    with path.open(encoding="utf-8") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                good.append(Line(number, json.loads(text)))
+            except json.JSONDecodeError as e:
+                bad.append(BadLine(number, f"not JSON: {e.msg}"))
+    return good, bad
+
+
+def batches(
+    kind: str,
+    records: Sequence[Any],
+    *,
+    max_bytes: int = MAX_BATCH_BYTES,
+    max_records: int = MAX_BATCH_RECORDS,
+) -> Iterator[dict[str, Any]]:
+    """Ingest messages of at most `max_records` records and about `max_bytes` encoded."""
+    chunk: list[Any] = []
+    size = 0
+    for record in records:
+        record_size = len(json.dumps(record, separators=(",", ":")).encode()) + 1
+        if record_size > max_bytes:
+            raise ValueError(f"A {kind} record of {record_size} bytes cannot fit in one event.")
+        if chunk and (len(chunk) == max_records or size + record_size > max_bytes):
+            yield {"kind": kind, "records": chunk}
+            chunk, size = [], 0
+        chunk.append(record)
+        size += record_size
+    if chunk:
+        yield {"kind": kind, "records": chunk}
+
+
+def catalog_files(directory: Path) -> list[Path]:
+    """The directory's catalog files, products and shops before the inventory that joins them."""
+    files = [p for p in directory.glob("*.jsonl") if p.name.split(".", 1)[0] in KINDS]
+    return sorted(files, key=lambda p: KINDS.index(kind_of(p)))

@@ -1,0 +1,91 @@
+"""Settings: the one reader of the environment. Every field is documented in .env.example."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed configuration, read from the environment (and `.env` locally) once per process."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # --- local stack and logs
+    port: int = Field(8080, ge=1, le=65535, description="Port of the local stack.")
+    host: str = Field("127.0.0.1", description="Address the local stack listens on.")
+    catalog: str = Field("", description="Local stack: a catalog directory to ingest at start.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    local_dir: str = Field(".local", description="Where the embedded adapters keep their data.")
+
+    # --- document store
+    store_backend: Literal["auto", "sqlite", "firestore"] = "auto"
+    sqlite_path: str = Field("", description="SQLite file; empty means <local_dir>/store.sqlite3.")
+    google_cloud_project: str | None = None
+    firestore_database: str = "(default)"
+    firestore_emulator_host: str | None = None
+    store_timeout_s: float = Field(10.0, gt=0, le=120)
+
+    # --- event bus
+    bus_backend: Literal["auto", "local", "pubsub"] = "auto"
+    pubsub_emulator_host: str | None = None
+    ingest_topic: str = "ingest"
+    metrics_topic: str = "metrics"
+    dead_letter_suffix: str = "-dead-letter"
+    publish_timeout_s: float = Field(10.0, gt=0, le=120)
+    bus_max_attempts: int = Field(5, ge=1, le=100, description="Local bus: deliveries per message.")
+    bus_backoff_s: float = Field(0.5, ge=0, le=60, description="Local bus: first retry delay.")
+    max_event_age_s: int = Field(
+        86_400, ge=60, description="An event older than this is dead-lettered, not retried."
+    )
+    processed_marker_ttl_s: int = Field(
+        7 * 86_400, ge=600, description="How long a handled message id is remembered."
+    )
+
+    # --- HTTP
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"],
+        description="Comma-separated origins a browser may call from.",
+    )
+    max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
+    rate_limit_per_minute: int = Field(100, ge=1, le=100_000)
+
+    # --- models
+    gemini_api_key: SecretStr | None = None
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @property
+    def store_kind(self) -> Literal["sqlite", "firestore"]:
+        """Firestore when asked for, or when a project or emulator is configured."""
+        if self.store_backend != "auto":
+            return self.store_backend
+        return (
+            "firestore" if (self.google_cloud_project or self.firestore_emulator_host) else "sqlite"
+        )
+
+    @property
+    def bus_kind(self) -> Literal["local", "pubsub"]:
+        if self.bus_backend != "auto":
+            return self.bus_backend
+        return "pubsub" if (self.google_cloud_project or self.pubsub_emulator_host) else "local"
+
+    @property
+    def sqlite_file(self) -> str:
+        return self.sqlite_path or f"{self.local_dir}/store.sqlite3"
+
+    def dead_letter_topic(self, topic: str) -> str:
+        return topic + self.dead_letter_suffix
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

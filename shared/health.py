@@ -1,0 +1,52 @@
+"""Health reports: each check runs, is timed, and a failed one makes the whole 'degraded'."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shared import wiring
+from shared.catalog import read_catalog_meta
+
+log = logging.getLogger("shared.health")
+Check = Callable[[], Mapping[str, Any]]
+
+
+def report(checks: Mapping[str, Check]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    healthy = True
+    for name, check in checks.items():
+        started = time.perf_counter()
+        try:
+            result = {"ok": True, **check()}
+        except Exception as e:  # a health check reports failures; it never raises
+            log.warning("health check %s failed: %s", name, type(e).__name__)
+            result = {"ok": False, "error": type(e).__name__}
+        result["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        healthy = healthy and bool(result["ok"])
+        results[name] = result
+    return {"status": "ok" if healthy else "degraded", "checks": results}
+
+
+def store_check() -> dict[str, Any]:
+    store = wiring.get_store()
+    store.ping()
+    return {"kind": store.kind}
+
+
+def bus_check() -> dict[str, Any]:
+    return {"kind": wiring.get_bus().kind}
+
+
+def catalog_check() -> dict[str, Any]:
+    meta = read_catalog_meta(wiring.get_store())
+    if meta is None:
+        return {"version": 0, "counts": {}}
+    return {"version": meta.version, "counts": meta.counts}
+
+
+def basic_checks() -> dict[str, Check]:
+    """What every function checks: its store and its bus."""
+    return {"store": store_check, "bus": bus_check}

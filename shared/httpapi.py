@@ -1,0 +1,165 @@
+"""HTTP plumbing shared by the functions: routing, CORS, bounded JSON bodies, error bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import flask
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared import errors
+from shared.config import get_settings
+from shared.logs import configure_logging, fields, log_context, parse_trace_header
+
+log = logging.getLogger("shared.http")
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[..., flask.Response]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_ALLOWED_HEADERS = "Authorization, Content-Type, Accept, X-Request-Id"
+
+
+class Inbound(BaseModel):
+    """Base of every inbound body: unknown fields are an error, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str  # "/sessions/{session_id}/messages"
+
+    def compile(self) -> re.Pattern[str]:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[A-Za-z0-9_-]{1,128})", self.pattern)
+        return re.compile(f"^{regex}/?$")
+
+
+class Router:
+    """Maps (method, path) to handlers; handlers take the request and the path's parameters."""
+
+    def __init__(self, name: str, routes: Sequence[tuple[Route, Handler]]) -> None:
+        self.name = name
+        self._routes = [(r, r.compile(), h) for r, h in routes]
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        settings = get_settings()
+        configure_logging(settings.log_level, settings.google_cloud_project)
+        request_id = request.headers.get("X-Request-Id", "")
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        trace = parse_trace_header(request.headers.get("X-Cloud-Trace-Context"))
+        started = time.perf_counter()
+        with log_context(request_id, trace):
+            route_name, response = self._handle(request)
+            response.headers["X-Request-Id"] = request_id
+            _add_cors(request, response)
+            log.info(
+                "%s %s %s",
+                request.method,
+                route_name,
+                response.status_code,
+                extra=fields(
+                    function=self.name,
+                    method=request.method,
+                    route=route_name,
+                    status=response.status_code,
+                    latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                ),
+            )
+            return response
+
+    def _handle(self, request: flask.Request) -> tuple[str, flask.Response]:
+        route_name = "(unmatched)"
+        try:
+            check_origin(request)
+            allowed: list[str] = []
+            for route, regex, handler in self._routes:
+                match = regex.match(request.path)
+                if not match:
+                    continue
+                route_name = route.pattern
+                allowed.append(route.method)
+                if route.method == request.method:
+                    return route_name, handler(request, **match.groupdict())
+            if request.method == "OPTIONS" and allowed:
+                return route_name, preflight(allowed)
+            if allowed:
+                raise errors.MethodNotAllowed(allowed)
+            raise errors.NotFound(f"No route for {request.method} {request.path[:200]}.")
+        except errors.AppError as e:
+            if e.status >= 500:
+                log.error("dependency failure: %s", e, exc_info=True)
+            return route_name, error_response(e)
+        except Exception:
+            log.exception("unhandled error")
+            return route_name, error_response(errors.AppError())
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> flask.Response:
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    return flask.Response(
+        json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+        mimetype="application/json",
+    )
+
+
+def error_response(error: errors.AppError) -> flask.Response:
+    return json_response(error.body(), error.status, error.headers())
+
+
+def parse_body(request: flask.Request, model: type[M]) -> M:
+    """The body as `model`: JSON only, bounded in size, every field validated."""
+    limit = get_settings().max_body_bytes
+    if request.mimetype != "application/json":
+        raise errors.UnsupportedMediaType()
+    if request.content_length is not None and request.content_length > limit:
+        raise errors.PayloadTooLarge(f"The body is at most {limit} bytes.")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise errors.PayloadTooLarge(f"The body is at most {limit} bytes.")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise errors.InvalidJson() from e
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
+            for err in e.errors(include_url=False, include_input=False)
+        ]
+        raise errors.BadRequest("The request body is not valid.", details=problems) from e
+
+
+def check_origin(request: flask.Request) -> None:
+    """Browsers on origins outside the allowlist are refused; callers without Origin pass."""
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/") not in get_settings().cors_allowed_origins:
+        raise errors.Forbidden(f"Origin {origin[:100]} is not allowed.")
+
+
+def preflight(allowed: list[str]) -> flask.Response:
+    response = flask.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted({*allowed, "OPTIONS"}))
+    response.headers["Access-Control-Allow-Headers"] = _ALLOWED_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _add_cors(request: flask.Request, response: flask.Response) -> None:
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/") in get_settings().cors_allowed_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-Id"
+        response.vary.add("Origin")

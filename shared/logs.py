@@ -1,0 +1,101 @@
+"""JSON log lines on stdout that Cloud Logging reads: severity, trace, request id, fields."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_trace: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
+    "trace", default=None
+)
+_configured = False
+_configure_lock = threading.Lock()
+_project: str | None = None
+
+TRACE_KEY = "logging.googleapis.com/trace"
+SPAN_KEY = "logging.googleapis.com/spanId"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; `extra={"fields": {...}}` adds structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": record.levelname,
+            "message": record.getMessage(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "logger": record.name,
+        }
+        request_id = _request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        trace = _trace.get()
+        if trace:
+            trace_id, span_id = trace
+            entry[TRACE_KEY] = f"projects/{_project}/traces/{trace_id}" if _project else trace_id
+            if span_id:
+                entry[SPAN_KEY] = span_id
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                entry.setdefault(key, value)
+        if record.exc_info:
+            entry["stack_trace"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", project: str | None = None) -> None:
+    """Route the root logger to stdout as JSON, once per process."""
+    global _configured, _project
+    with _configure_lock:
+        _project = project
+        if _configured:
+            logging.getLogger().setLevel(level)
+            return
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
+        root = logging.getLogger()
+        for existing in list(root.handlers):
+            root.removeHandler(existing)
+        root.addHandler(handler)
+        root.setLevel(level)
+        _configured = True
+
+
+def parse_trace_header(value: str | None) -> tuple[str, str | None] | None:
+    """`X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1` -> (trace id, span id)."""
+    if not value:
+        return None
+    trace_id, _, rest = value.partition("/")
+    span_id = rest.split(";", 1)[0] or None
+    trace_id = trace_id.strip()
+    if not trace_id or len(trace_id) > 64 or not trace_id.isalnum():
+        return None
+    if span_id is not None and not span_id.isdigit():
+        span_id = None
+    return trace_id, span_id
+
+
+@contextlib.contextmanager
+def log_context(request_id: str, trace: tuple[str, str | None] | None) -> Iterator[None]:
+    """Tag every log line written inside with the request id and trace."""
+    token_r = _request_id.set(request_id)
+    token_t = _trace.set(trace)
+    try:
+        yield
+    finally:
+        _request_id.reset(token_r)
+        _trace.reset(token_t)
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """`logger.info("msg", extra=fields(a=1))`: structured fields for one line."""
+    return {"fields": values}

@@ -1,0 +1,335 @@
+"""The document store on Cloud Firestore (google-cloud-firestore), with the port's semantics."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.base_vector_query import DistanceMeasure as FsMeasure
+from google.cloud.firestore_v1.vector import Vector
+
+from shared.store import rules
+from shared.store.base import (
+    MODEL_SUFFIX,
+    DistanceMeasure,
+    Document,
+    Embedding,
+    Filter,
+    Hit,
+    Increment,
+    Order,
+    ReadAfterWriteError,
+    StoreError,
+    StoreUnavailable,
+    TransactionFailed,
+    VectorMismatchError,
+    Write,
+    is_expired,
+)
+from shared.store.batching import chunk_writes
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+DISTANCE_FIELD = "_vector_distance"
+_OPS = {"array-contains": "array_contains"}
+_MEASURES = {
+    DistanceMeasure.EUCLIDEAN: FsMeasure.EUCLIDEAN,
+    DistanceMeasure.COSINE: FsMeasure.COSINE,
+    DistanceMeasure.DOT_PRODUCT: FsMeasure.DOT_PRODUCT,
+}
+_TRANSIENT = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+    gexc.Aborted,
+    gexc.Unknown,
+)
+_MISMATCH_TTL_S = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """Transient RPC failures become StoreUnavailable (retry); others a StoreError (a bug)."""
+    try:
+        yield
+    except _TRANSIENT as e:
+        raise StoreUnavailable(f"Firestore is unavailable: {type(e).__name__}") from e
+    except gexc.GoogleAPICallError as e:
+        raise StoreError(f"Firestore rejected the request: {e.message}") from e
+
+
+def encode(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Our values as the client's: Embedding -> Vector + "<field>_model", Increment -> transform."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Embedding):
+            out[key] = Vector(value.values.tolist())
+            out[key + MODEL_SUFFIX] = value.model
+        else:
+            out[key] = _encode_value(value)
+    return out
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Increment):
+        return firestore.Increment(value.amount)
+    if isinstance(value, Mapping):
+        return {k: _encode_value(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def decode(data: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key, value in data.items():
+        model = data.get(key + MODEL_SUFFIX)
+        if isinstance(value, Vector) and isinstance(model, str):
+            out[key] = Embedding(list(value), model)
+            del out[key + MODEL_SUFFIX]
+        elif isinstance(value, Vector):
+            out[key] = list(value)
+    return out
+
+
+class FirestoreStore:
+    """Every call carries a timeout; reads never return a document past its `expires_at`."""
+
+    kind = "firestore"
+
+    def __init__(
+        self, client: firestore.Client, *, clock: Clock = utc_now, timeout_s: float = 10.0
+    ) -> None:
+        self.client = client
+        self._clock = clock
+        self._timeout = timeout_s
+        self._mismatch: dict[tuple[str, str, str], tuple[float, str | None]] = {}
+        self._mismatch_lock = threading.Lock()
+
+    def _ref(self, collection: str, doc_id: str) -> Any:
+        rules.check_ref(collection, doc_id)
+        return self.client.collection(collection).document(doc_id)
+
+    # --- reads
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        ref = self._ref(collection, doc_id)
+        with translated_errors():
+            snap = ref.get(timeout=self._timeout)
+        return self._live(snap)
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: Sequence[Order] = (),
+        limit: int | None = None,
+    ) -> list[Document]:
+        rules.check_collection(collection)
+        q: Any = self.client.collection(collection)
+        for f in where:
+            q = q.where(filter=FieldFilter(f.field, _OPS.get(f.op, f.op), _encode_value(f.value)))
+        for o in order_by:
+            q = q.order_by(o.field, direction="DESCENDING" if o.descending else "ASCENDING")
+        out: list[Document] = []
+        page_size = limit
+        page_q = q.limit(limit) if limit is not None else q
+        while True:
+            with translated_errors():
+                snaps = page_q.get(timeout=self._timeout)
+            for snap in snaps:
+                data = self._live(snap)
+                if data is not None:
+                    out.append(Document(snap.id, data))
+            if limit is None or page_size is None or len(out) >= limit:
+                return out
+            if len(snaps) < page_size:
+                return out
+            # Expired documents the sweeper has not removed yet took places in the page:
+            # fetch on from the last one until the limit is met or the results run out.
+            page_size = limit - len(out)
+            page_q = q.start_after(snaps[-1]).limit(page_size)
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        query: Embedding,
+        k: int,
+        measure: DistanceMeasure = DistanceMeasure.DOT_PRODUCT,
+        threshold: float | None = None,
+        where: Sequence[Filter] = (),
+    ) -> list[Hit]:
+        """find_nearest, pre-filtered on the query's model so vectors of two models never mix."""
+        rules.check_collection(collection)
+        rules.check_nearest(k, threshold, where)
+        q: Any = self.client.collection(collection).where(
+            filter=FieldFilter(field + MODEL_SUFFIX, "==", query.model)
+        )
+        for f in where:
+            q = q.where(filter=FieldFilter(f.field, "==", _encode_value(f.value)))
+        vq = q.find_nearest(
+            vector_field=field,
+            query_vector=Vector(query.values.tolist()),
+            limit=k,
+            distance_measure=_MEASURES[measure],
+            distance_result_field=DISTANCE_FIELD,
+            distance_threshold=threshold,
+        )
+        with translated_errors():
+            snaps = vq.get(timeout=self._timeout)
+        hits = []
+        for snap in snaps:
+            raw = snap.to_dict() or {}
+            distance = float(raw.pop(DISTANCE_FIELD))
+            data = decode(raw)
+            if not is_expired(data, self._clock()):
+                hits.append(Hit(snap.id, data, distance))
+        if not snaps:
+            self._check_model(collection, field, query.model)
+        return hits
+
+    def ping(self) -> None:
+        with translated_errors():
+            self.client.collection("meta").document("health").get(timeout=self._timeout)
+
+    # --- writes
+
+    def set(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        rules.check_data(data)
+        with translated_errors():
+            self._ref(collection, doc_id).set(encode(data), timeout=self._timeout)
+
+    def merge(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        rules.check_data(data)
+        with translated_errors():
+            self._ref(collection, doc_id).set(encode(data), merge=True, timeout=self._timeout)
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        with translated_errors():
+            self._ref(collection, doc_id).delete(timeout=self._timeout)
+
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        """Write only if absent (an expired document counts as absent); True if written."""
+
+        def attempt(txn: _FsTxn) -> bool:
+            if txn.get(collection, doc_id) is not None:
+                return False
+            txn.set(collection, doc_id, data)
+            return True
+
+        return self.transaction(attempt)
+
+    def write_batch(self, writes: Iterable[Write]) -> int:
+        """Commits of at most 500 writes; each commit is atomic, the whole is not."""
+        count = 0
+        for chunk in chunk_writes(writes):
+            batch = self.client.batch()
+            for w in chunk:
+                _add_write(batch, self._ref(w.collection, w.doc_id), w)
+            with translated_errors():
+                batch.commit(timeout=self._timeout)
+            count += len(chunk)
+        return count
+
+    def transaction(self, fn: Callable[[_FsTxn], T]) -> T:
+        """Firestore retries fn on contention (up to 5 attempts), so fn must be side-effect free."""
+
+        @firestore.transactional
+        def run(transaction: Any) -> T:
+            return fn(_FsTxn(self, transaction))
+
+        with translated_errors():
+            try:
+                return run(self.client.transaction(max_attempts=5))
+            except ValueError as e:
+                if isinstance(e.__cause__, gexc.Aborted):
+                    raise TransactionFailed(
+                        "The transaction lost every attempt to contention."
+                    ) from e
+                raise
+
+    # --- internals
+
+    def _live(self, snap: Any) -> dict[str, Any] | None:
+        if not snap.exists:
+            return None
+        data = decode(snap.to_dict() or {})
+        return None if is_expired(data, self._clock()) else data
+
+    def _check_model(self, collection: str, field: str, model: str) -> None:
+        """An empty result may mean the stored vectors come from another model: say so."""
+        key = (collection, field, model)
+        now = time.monotonic()
+        with self._mismatch_lock:
+            cached = self._mismatch.get(key)
+        if cached is None or now - cached[0] > _MISMATCH_TTL_S:
+            q = (
+                self.client.collection(collection)
+                .where(filter=FieldFilter(field + MODEL_SUFFIX, "!=", model))
+                .limit(1)
+            )
+            with translated_errors():
+                snaps = q.get(timeout=self._timeout)
+            other = snaps[0].get(field + MODEL_SUFFIX) if snaps else None
+            cached = (now, other)
+            with self._mismatch_lock:
+                self._mismatch[key] = cached
+        if cached[1] is not None:
+            raise VectorMismatchError(
+                f"The stored vectors come from {cached[1]!r}, the query from {model!r}: "
+                "search with the same embedding model, or re-ingest."
+            )
+
+
+def _add_write(target: Any, ref: Any, w: Write) -> None:
+    if w.kind == "delete":
+        target.delete(ref)
+        return
+    rules.check_data(w.data)
+    if w.kind == "merge":
+        target.set(ref, encode(w.data), merge=True)
+    else:
+        target.set(ref, encode(w.data))
+
+
+class _FsTxn:
+    def __init__(self, store: FirestoreStore, transaction: Any) -> None:
+        self._store = store
+        self._txn = transaction
+        self._wrote = False
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        if self._wrote:
+            raise ReadAfterWriteError("In a transaction, every read comes before any write.")
+        ref = self._store._ref(collection, doc_id)
+        snap = ref.get(transaction=self._txn, timeout=self._store._timeout)
+        return self._store._live(snap)
+
+    def set(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        self._write(Write("set", collection, doc_id, data))
+
+    def merge(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        self._write(Write("merge", collection, doc_id, data))
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self._write(Write("delete", collection, doc_id))
+
+    def _write(self, w: Write) -> None:
+        self._wrote = True
+        _add_write(self._txn, self._store._ref(w.collection, w.doc_id), w)

@@ -1,0 +1,302 @@
+"""The embedded document store: one SQLite file, exact vector search with numpy."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from shared.store import codec, rules
+from shared.store.base import (
+    EXPIRES_AT,
+    DistanceMeasure,
+    Document,
+    Embedding,
+    Filter,
+    Hit,
+    Order,
+    ReadAfterWriteError,
+    Write,
+    is_expired,
+)
+from shared.store.batching import chunk_writes
+from shared.store.matching import matches, run_query
+from shared.store.vector_index import VectorIndex, attach_vectors
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+  collection TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, expires_at REAL,
+  PRIMARY KEY (collection, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vectors (
+  collection TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL, model TEXT NOT NULL,
+  vec BLOB NOT NULL, PRIMARY KEY (collection, field, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (collection TEXT PRIMARY KEY, version INTEGER NOT NULL);
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqliteStore:
+    """Safe across threads of one process: one connection, every operation under one lock."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | Path = ":memory:", *, clock: Clock = utc_now) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30
+        )
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._indexes: dict[tuple[str, str], VectorIndex] = {}
+
+    # --- reads
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        rules.check_ref(collection, doc_id)
+        with self._lock:
+            data = self._read(collection, doc_id)
+        return None if data is None or is_expired(data, self._clock()) else data
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: Sequence[Order] = (),
+        limit: int | None = None,
+    ) -> list[Document]:
+        rules.check_collection(collection)
+        now = self._clock()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, data FROM docs WHERE collection = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (collection, now.timestamp()),
+            ).fetchall()
+            docs = [
+                Document(i, self._with_vectors(collection, i, codec.decode(d))) for i, d in rows
+            ]
+        docs = [d for d in docs if not is_expired(d.data, now)]
+        return run_query(docs, where, order_by, limit)
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        query: Embedding,
+        k: int,
+        measure: DistanceMeasure = DistanceMeasure.DOT_PRODUCT,
+        threshold: float | None = None,
+        where: Sequence[Filter] = (),
+    ) -> list[Hit]:
+        rules.check_collection(collection)
+        rules.check_nearest(k, threshold, where)
+        now = self._clock()
+        with self._lock:
+            index = self._index(collection, field)
+            cache: dict[str, dict[str, Any] | None] = {}
+
+            def keep(doc_id: str) -> bool:
+                data = self._read(collection, doc_id, vectors=False)
+                cache[doc_id] = data
+                return (
+                    data is not None
+                    and not is_expired(data, now)
+                    and all(matches(data, f) for f in where)
+                )
+
+            found = index.search(query, k, measure, threshold, keep)
+            return [Hit(i, self._with_vectors(collection, i, cache[i] or {}), d) for i, d in found]
+
+    def ping(self) -> None:
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
+    # --- writes
+
+    def set(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        self.write_batch([Write("set", collection, doc_id, data)])
+
+    def merge(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        self.write_batch([Write("merge", collection, doc_id, data)])
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self.write_batch([Write("delete", collection, doc_id)])
+
+    def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+        """Write only if absent (an expired document counts as absent); True if written."""
+
+        def attempt(txn: _Txn) -> bool:
+            if txn.get(collection, doc_id) is not None:
+                return False
+            txn.set(collection, doc_id, data)
+            return True
+
+        return self.transaction(attempt)
+
+    def write_batch(self, writes: Iterable[Write]) -> int:
+        """Apply writes in chunks of at most 500, each chunk atomically."""
+        count = 0
+        for chunk in chunk_writes(writes):
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for w in chunk:
+                        self._apply(w)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            count += len(chunk)
+        return count
+
+    def transaction(self, fn: Callable[[_Txn], T]) -> T:
+        """Run fn serialised with every other operation of this process, then commit."""
+        with self._lock:
+            txn = _Txn(self)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(txn)
+                for w in txn.writes:
+                    self._apply(w)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- internals (callers hold the lock)
+
+    def _read(self, collection: str, doc_id: str, *, vectors: bool = True) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT data FROM docs WHERE collection = ? AND id = ?", (collection, doc_id)
+        ).fetchone()
+        if row is None:
+            return None
+        data = codec.decode(row[0])
+        return self._with_vectors(collection, doc_id, data) if vectors else data
+
+    def _with_vectors(self, collection: str, doc_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        names = [k for k, v in data.items() if codec.is_vector_marker(v)]
+        if not names:
+            return data
+        rows = self._db.execute(
+            "SELECT field, model, vec FROM vectors WHERE collection = ? AND id = ?",
+            (collection, doc_id),
+        ).fetchall()
+        found = {f: (m, np.frombuffer(v, dtype=np.float32)) for f, m, v in rows if f in names}
+        return attach_vectors(data, found)
+
+    def _apply(self, w: Write) -> None:
+        rules.check_ref(w.collection, w.doc_id)
+        if w.kind == "delete":
+            self._delete_row(w.collection, w.doc_id)
+        else:
+            rules.check_data(w.data)
+            # Like Firestore, a merge lands on whatever is stored, even a document past its
+            # expiry that the sweeper has not removed yet: code that cares reads it first.
+            current = self._read(w.collection, w.doc_id) if w.kind == "merge" else None
+            data = rules.apply_merge(current or {}, w.data)
+            self._write_row(w.collection, w.doc_id, data)
+        self._db.execute(
+            "INSERT INTO versions VALUES (?, 1) "
+            "ON CONFLICT(collection) DO UPDATE SET version = version + 1",
+            (w.collection,),
+        )
+
+    def _write_row(self, collection: str, doc_id: str, data: dict[str, Any]) -> None:
+        rules.check_data(data, allow_increment=False)
+        self._db.execute(
+            "DELETE FROM vectors WHERE collection = ? AND id = ?", (collection, doc_id)
+        )
+        plain: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, Embedding):
+                plain[name] = codec.vector_marker()
+                self._db.execute(
+                    "INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
+                    (collection, doc_id, name, value.model, value.values.tobytes()),
+                )
+            else:
+                plain[name] = value
+        expires = data.get(EXPIRES_AT)
+        self._db.execute(
+            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
+            (
+                collection,
+                doc_id,
+                codec.encode(plain),
+                expires.timestamp() if isinstance(expires, datetime) else None,
+            ),
+        )
+
+    def _delete_row(self, collection: str, doc_id: str) -> None:
+        self._db.execute("DELETE FROM docs WHERE collection = ? AND id = ?", (collection, doc_id))
+        self._db.execute(
+            "DELETE FROM vectors WHERE collection = ? AND id = ?", (collection, doc_id)
+        )
+
+    def _index(self, collection: str, field: str) -> VectorIndex:
+        row = self._db.execute(
+            "SELECT version FROM versions WHERE collection = ?", (collection,)
+        ).fetchone()
+        version = row[0] if row else 0
+        index = self._indexes.get((collection, field))
+        if index is None or index.version != version:
+            rows = self._db.execute(
+                "SELECT id, model, vec FROM vectors WHERE collection = ? AND field = ?",
+                (collection, field),
+            ).fetchall()
+            index = VectorIndex.build(version, rows)
+            self._indexes[(collection, field)] = index
+        return index
+
+
+class _Txn:
+    """Reads see committed state; writes are buffered and applied on commit."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self.writes: list[Write] = []
+
+    def get(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        if self.writes:
+            raise ReadAfterWriteError("In a transaction, every read comes before any write.")
+        return self._store.get(collection, doc_id)
+
+    def set(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        self._buffer(Write("set", collection, doc_id, data))
+
+    def merge(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> None:
+        self._buffer(Write("merge", collection, doc_id, data))
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        self._buffer(Write("delete", collection, doc_id))
+
+    def _buffer(self, w: Write) -> None:
+        rules.check_ref(w.collection, w.doc_id)
+        if w.kind != "delete":
+            rules.check_data(w.data)
+        self.writes.append(w)

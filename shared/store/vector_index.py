@@ -1,0 +1,151 @@
+"""Exact nearest-neighbour search over one vector field, with Firestore's distance semantics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shared.store.base import DistanceMeasure, Embedding, VectorMismatchError
+
+
+@dataclass
+class ModelRows:
+    """The vectors one model made: row i belongs to ids[i]."""
+
+    ids: list[str]
+    matrix: np.ndarray  # (n, d) float32, as stored
+    sq_norms: np.ndarray  # (n,) float32, |row|^2
+    positions: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.positions = {doc_id: i for i, doc_id in enumerate(self.ids)}
+
+
+@dataclass
+class VectorIndex:
+    """A snapshot of one (collection, field), rebuilt when the collection's version moves."""
+
+    version: int
+    models: dict[str, ModelRows] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, version: int, rows: Sequence[tuple[str, str, bytes]]) -> VectorIndex:
+        grouped: dict[str, tuple[list[str], list[np.ndarray]]] = {}
+        for doc_id, model, blob in rows:
+            ids, vecs = grouped.setdefault(model, ([], []))
+            ids.append(doc_id)
+            vecs.append(np.frombuffer(blob, dtype=np.float32))
+        index = cls(version)
+        for model, (ids, vecs) in grouped.items():
+            dims = {v.size for v in vecs}
+            if len(dims) != 1:
+                raise VectorMismatchError(
+                    f"Vectors of model {model!r} have several sizes {sorted(dims)}."
+                )
+            matrix = np.vstack(vecs)
+            index.models[model] = ModelRows(ids, matrix, np.einsum("ij,ij->i", matrix, matrix))
+        return index
+
+    def search(
+        self,
+        query: Embedding,
+        k: int,
+        measure: DistanceMeasure,
+        threshold: float | None,
+        keep: Callable[[str], bool],
+    ) -> list[tuple[str, float]]:
+        """The k nearest ids that `keep` accepts, nearest first, with their distances."""
+        rows = self._rows_for(query)
+        if rows is None:
+            return []
+        distances = _distances(rows, query.values, measure)
+        keys = -distances if measure is DistanceMeasure.DOT_PRODUCT else distances
+        # Most searches end within the first few k candidates: sort those only, and sort
+        # the rest only when filters or expiry turned too many of them away.
+        head = min(len(keys), 4 * k)
+        first = np.argpartition(keys, head - 1)[:head] if head < len(keys) else np.arange(head)
+        first = first[np.argsort(keys[first], kind="stable")]
+        out: list[tuple[str, float]] = []
+        done = self._collect(rows, distances, first, k, measure, threshold, keep, out)
+        if not done and head < len(keys):
+            rest = np.setdiff1d(np.arange(len(keys)), first, assume_unique=True)
+            rest = rest[np.argsort(keys[rest], kind="stable")]
+            self._collect(rows, distances, rest, k, measure, threshold, keep, out)
+        return out
+
+    @staticmethod
+    def _collect(
+        rows: ModelRows,
+        distances: np.ndarray,
+        order: np.ndarray,
+        k: int,
+        measure: DistanceMeasure,
+        threshold: float | None,
+        keep: Callable[[str], bool],
+        out: list[tuple[str, float]],
+    ) -> bool:
+        """Append accepted rows in order; True once k are found or the threshold ends it."""
+        for i in order:
+            d = float(distances[i])
+            if threshold is not None and not _within(d, threshold, measure):
+                return True  # sorted best first: nothing after passes either
+            if keep(rows.ids[i]):
+                out.append((rows.ids[i], d))
+                if len(out) == k:
+                    return True
+        return False
+
+    def vector(self, model: str, doc_id: str) -> np.ndarray | None:
+        rows = self.models.get(model)
+        if rows is None:
+            return None
+        position = rows.positions.get(doc_id)
+        return None if position is None else rows.matrix[position]
+
+    def _rows_for(self, query: Embedding) -> ModelRows | None:
+        rows = self.models.get(query.model)
+        if rows is None:
+            if self.models:
+                raise VectorMismatchError(
+                    f"The stored vectors come from {sorted(self.models)}, the query from "
+                    f"{query.model!r}: search with the same embedding model, or re-ingest."
+                )
+            return None
+        if rows.matrix.shape[1] != query.dimension:
+            raise VectorMismatchError(
+                f"Stored vectors of {query.model!r} have {rows.matrix.shape[1]} dimensions; "
+                f"the query has {query.dimension}."
+            )
+        return rows
+
+
+def _distances(rows: ModelRows, q: np.ndarray, measure: DistanceMeasure) -> np.ndarray:
+    dots = rows.matrix @ q
+    if measure is DistanceMeasure.DOT_PRODUCT:
+        return dots
+    q_sq = float(q @ q)
+    if measure is DistanceMeasure.EUCLIDEAN:
+        return np.sqrt(np.maximum(rows.sq_norms + q_sq - 2.0 * dots, 0.0))
+    norms = np.sqrt(rows.sq_norms) * np.sqrt(q_sq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.where(norms > 0, dots / norms, 0.0)
+    return 1.0 - cos
+
+
+def _within(distance: float, threshold: float, measure: DistanceMeasure) -> bool:
+    if measure is DistanceMeasure.DOT_PRODUCT:
+        return distance >= threshold
+    return distance <= threshold
+
+
+def attach_vectors(
+    data: Mapping[str, Any], vectors: Mapping[str, tuple[str, np.ndarray]]
+) -> dict[str, Any]:
+    """Put each field's Embedding back in place of its marker."""
+    out = dict(data)
+    for name, (model, values) in vectors.items():
+        out[name] = Embedding(values, model)
+    return out

@@ -1,0 +1,184 @@
+"""Each function through functions-framework: health, and ingest with real CloudEvents."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudevents.conversion import to_structured
+
+from shared import wiring
+from shared.bus.local_bus import LocalBus
+from shared.catalog import read_catalog_meta
+from shared.events import parse_pubsub_event
+from shared.store.base import StoreUnavailable
+from shared.store.sqlite_store import SqliteStore
+from tests.integration.conftest import function_client, pubsub_event
+
+CATALOG = Path(__file__).resolve().parents[3] / "shared" / "data" / "catalog"
+SHOP = {
+    "id": "shop-x1",
+    "name": "Cymbal Coffee Test",
+    "address": "1 Main St",
+    "city": "Testville",
+    "state": "WA",
+    "location": {"lat": 47.6, "lng": -122.3},
+    "hours": {"mon_fri": "07:00-19:00", "sat_sun": "closed"},
+    "amenities": ["wifi"],
+    "description": "A shop for tests.",
+}
+
+
+def dead_letters() -> list[dict[str, Any]]:
+    bus = wiring.get_bus()
+    assert isinstance(bus, LocalBus)
+    got: list[dict[str, Any]] = []
+    bus.subscribe("ingest-dead-letter", lambda e: got.append(parse_pubsub_event(e).json()))
+    return got
+
+
+@pytest.mark.parametrize("name", ["chat", "intent", "metrics"])
+def test_health_answers_json(name: str) -> None:
+    r = function_client(name).get("/health")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    report = r.get_json()
+    assert report["status"] == "ok"
+    assert report["checks"]["store"] == {
+        "ok": True,
+        "kind": "sqlite",
+        "ms": report["checks"]["store"]["ms"],
+    }
+
+
+def test_health_reports_a_failing_store_as_degraded(monkeypatch: pytest.MonkeyPatch) -> None:
+    class DownStore(SqliteStore):
+        def ping(self) -> None:
+            raise StoreUnavailable("down")
+
+    monkeypatch.setitem(wiring._instances, "store", DownStore())
+    report = function_client("chat").get("/health").get_json()
+    assert report["status"] == "degraded" and report["checks"]["store"]["ok"] is False
+
+
+def test_ingest_upserts_and_a_redelivery_changes_nothing(post_event) -> None:
+    event = pubsub_event({"kind": "shops", "records": [SHOP]})
+    assert post_event(event).status_code == 200
+    store = wiring.get_store()
+    assert store.get("shops", "shop-x1")["city"] == "Testville"
+    assert read_catalog_meta(store).version == 1
+    for _ in range(4):  # at-least-once: the same message again
+        assert post_event(event).status_code == 200
+    again = pubsub_event({"kind": "shops", "records": [SHOP]}, message_id="1002")  # republished
+    assert post_event(again).status_code == 200
+    meta = read_catalog_meta(store)
+    assert (meta.version, meta.counts) == (1, {"shops": 1})
+
+
+def test_structured_events_and_raw_push_envelopes_work_too() -> None:
+    client = function_client("ingest", "cloudevent")
+    headers, body = to_structured(
+        pubsub_event({"kind": "shops", "records": [SHOP]}, message_id="5")
+    )
+    assert client.post("/", headers=headers, data=body).status_code == 200
+    envelope = pubsub_event(
+        {"kind": "shops", "records": [{**SHOP, "id": "shop-x2"}]}, message_id="6"
+    ).data
+    assert (
+        client.post("/", json=envelope).status_code == 200
+    )  # Pub/Sub push, converted by the framework
+    store = wiring.get_store()
+    assert store.get("shops", "shop-x1") and store.get("shops", "shop-x2")
+
+
+def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_land(post_event) -> None:
+    letters = dead_letters()
+    bad = {**SHOP, "id": "shop-bad", "hours": {"mon_fri": "all day", "sat_sun": "closed"}}
+    r = post_event(pubsub_event({"kind": "shops", "records": [SHOP, bad, {"id": "x"}]}))
+    assert r.status_code == 200
+    assert wiring.get_bus().drain(5)
+    assert wiring.get_store().get("shops", "shop-x1") is not None
+    assert wiring.get_store().get("shops", "shop-bad") is None
+    (letter,) = letters
+    assert [p["index"] for p in letter["payload"]] == [1, 2]
+    assert "hours.mon_fri" in letter["payload"][0]["reason"]
+    assert letter["payload"][0]["record"]["id"] == "shop-bad"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\x00not json", "not JSON"),
+        ({"kind": "spaceships", "records": [{}]}, "kind"),
+        ({"kind": "shops", "records": []}, "records"),
+        ({"kind": "shops", "records": [SHOP], "extra": 1}, "extra"),
+    ],
+)
+def test_poison_messages_are_dead_lettered_not_retried(
+    post_event, payload: Any, reason: str
+) -> None:
+    letters = dead_letters()
+    r = post_event(pubsub_event(payload, message_id="77"))
+    assert r.status_code == 200  # acknowledged: retrying cannot help
+    assert wiring.get_bus().drain(5)
+    (letter,) = letters
+    assert reason in letter["reason"] and letter["message_id"] == "77"
+    assert post_event(pubsub_event(payload, message_id="77")).status_code == 200
+    assert (
+        wiring.get_bus().drain(5) and len(letters) == 1
+    )  # a redelivery is not dead-lettered twice
+
+
+def test_an_event_too_old_to_matter_is_dead_lettered(post_event) -> None:
+    letters = dead_letters()
+    old = datetime.now(UTC) - timedelta(days=2)
+    assert (
+        post_event(pubsub_event({"kind": "shops", "records": [SHOP]}, published=old)).status_code
+        == 200
+    )
+    assert wiring.get_bus().drain(5)
+    assert "old" in letters[0]["reason"] and wiring.get_store().get("shops", "shop-x1") is None
+
+
+def test_a_transient_failure_asks_for_redelivery_and_the_retry_completes(
+    monkeypatch: pytest.MonkeyPatch, post_event
+) -> None:
+    """A crash half-way through a batch: the redelivery leaves exactly one current version."""
+
+    class FlakyStore(SqliteStore):
+        failures = 1
+        calls = 0
+
+        def transaction(self, fn):  # type: ignore[no-untyped-def]
+            FlakyStore.calls += 1
+            if FlakyStore.calls == 2 and FlakyStore.failures:
+                FlakyStore.failures -= 1
+                raise StoreUnavailable("connection reset")
+            return super().transaction(fn)
+
+    monkeypatch.setitem(wiring._instances, "store", FlakyStore())
+    shops = [{**SHOP, "id": f"shop-{i:03d}"} for i in range(450)]  # three transactions of 200
+    event = pubsub_event({"kind": "shops", "records": shops})
+    assert post_event(event).status_code == 500  # the framework's crash: Pub/Sub redelivers
+    assert post_event(event).status_code == 200
+    store = wiring.get_store()
+    assert len(store.query("shops")) == 450
+    meta = read_catalog_meta(store)
+    assert meta.counts == {"shops": 450}
+
+
+@pytest.mark.skipif(not CATALOG.is_dir(), reason="../shared/data/catalog is not beside the project")
+def test_the_benchmark_catalog_ingests_whole(post_event) -> None:
+    for n, kind in enumerate(("products", "shops", "inventory")):
+        lines = (CATALOG / f"{kind}.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        assert (
+            post_event(
+                pubsub_event({"kind": kind, "records": records}, message_id=str(n))
+            ).status_code
+            == 200
+        )
+    meta = read_catalog_meta(wiring.get_store())
+    assert meta.counts == {"products": 120, "shops": 21, "inventory": 525}

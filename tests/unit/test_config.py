@@ -1,0 +1,55 @@
+import pytest
+from pydantic import ValidationError
+
+from shared.config import Settings, get_settings
+
+
+def test_defaults_pick_the_embedded_adapters() -> None:
+    s = get_settings()
+    assert (s.store_kind, s.bus_kind) == ("sqlite", "local")
+    assert s.sqlite_file.endswith("store.sqlite3")
+    assert s.dead_letter_topic("ingest") == "ingest-dead-letter"
+
+
+def test_a_project_selects_firestore_and_pubsub(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    s = Settings()
+    assert (s.store_kind, s.bus_kind) == ("firestore", "pubsub")
+
+
+def test_an_emulator_alone_selects_its_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+    s = Settings()
+    assert (s.store_kind, s.bus_kind) == ("firestore", "local")
+
+
+def test_explicit_backend_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    monkeypatch.setenv("STORE_BACKEND", "sqlite")
+    assert Settings().store_kind == "sqlite"
+
+
+def test_origins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
+    assert Settings().cors_allowed_origins == ["https://a.example", "https://b.example"]
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "sk-very-secret")
+    s = Settings()
+    assert "sk-very-secret" not in repr(s)
+    assert s.gemini_api_key is not None
+    assert s.gemini_api_key.get_secret_value() == "sk-very-secret"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("PORT", "0"), ("RATE_LIMIT_PER_MINUTE", "0"), ("LOG_LEVEL", "LOUD")]
+)
+def test_bad_values_fail_clearly(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()
+
+
+def test_settings_are_read_once() -> None:
+    assert get_settings() is get_settings()

@@ -1,0 +1,166 @@
+import io
+import json
+import logging
+
+import flask
+import pytest
+from pydantic import Field
+
+from shared import errors
+from shared.httpapi import Inbound, Route, Router, json_response, parse_body
+from shared.logs import JsonFormatter, log_context, parse_trace_header
+
+
+class Echo(Inbound):
+    message: str = Field(min_length=1, max_length=20)
+
+
+def _echo(request: flask.Request) -> flask.Response:
+    return json_response({"echo": parse_body(request, Echo).message})
+
+
+def _item(request: flask.Request, item_id: str) -> flask.Response:
+    return json_response({"id": item_id})
+
+
+def _boom(request: flask.Request) -> flask.Response:
+    raise RuntimeError("secret internals at /srv/db password=hunter2")
+
+
+def _busy(request: flask.Request) -> flask.Response:
+    raise errors.RateLimited(7)
+
+
+ROUTER = Router(
+    "test",
+    [
+        (Route("POST", "/echo"), _echo),
+        (Route("GET", "/items/{item_id}"), _item),
+        (Route("GET", "/boom"), _boom),
+        (Route("GET", "/busy"), _busy),
+    ],
+)
+app = flask.Flask("t")
+
+
+def call(method: str, path: str, **kw: object) -> flask.Response:
+    with app.test_request_context(path, method=method, **kw):  # type: ignore[arg-type]
+        return ROUTER(flask.request)
+
+
+def body(response: flask.Response) -> dict:
+    return json.loads(response.get_data())
+
+
+def test_a_valid_body_is_parsed() -> None:
+    r = call("POST", "/echo", json={"message": "  hi  "})
+    assert r.status_code == 200 and body(r) == {"echo": "hi"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": "message=hi", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"data": "{not json", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"json": {"message": ""}}, 400, "invalid_request"),
+        ({"json": {"message": "x" * 21}}, 400, "invalid_request"),
+        ({"json": {"message": "hi", "admin": True}}, 400, "invalid_request"),
+        ({"json": ["message"]}, 400, "invalid_request"),
+        ({"json": {"message": "x" * 20_000}}, 413, "payload_too_large"),
+    ],
+)
+def test_bad_bodies_get_a_clear_4xx(kwargs: dict, status: int, code: str) -> None:
+    r = call("POST", "/echo", **kwargs)
+    assert r.status_code == status
+    assert body(r)["error"]["code"] == code
+    assert body(r)["error"]["message"]
+
+
+def test_an_oversized_body_without_length_is_cut_off() -> None:
+    stream = io.BytesIO(b'{"message": "' + b"x" * 40_000 + b'"}')
+    r = call(
+        "POST",
+        "/echo",
+        input_stream=stream,
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # what servers set for chunked bodies
+    )
+    assert r.status_code == 413
+
+
+def test_validation_details_name_fields_and_never_echo_input() -> None:
+    r = call("POST", "/echo", json={"message": "x" * 21, "extra": "sekrit-value"})
+    details = body(r)["error"]["details"]
+    assert {d["field"] for d in details} == {"message", "extra"}
+    assert "sekrit-value" not in r.get_data(as_text=True)
+
+
+def test_path_parameters_reach_the_handler() -> None:
+    assert body(call("GET", "/items/abc-123"))["id"] == "abc-123"
+
+
+def test_unknown_route_and_wrong_method() -> None:
+    assert call("GET", "/nowhere").status_code == 404
+    r = call("DELETE", "/echo")
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"
+
+
+def test_unknown_errors_are_a_generic_500(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        r = call("GET", "/boom")
+    assert r.status_code == 500
+    assert body(r) == {
+        "error": {"code": "internal", "message": "Something went wrong on our side."}
+    }
+    assert "hunter2" in caplog.text  # the details go to the log, not to the caller
+
+
+def test_rate_limited_carries_retry_after() -> None:
+    r = call("GET", "/busy")
+    assert r.status_code == 429 and r.headers["Retry-After"] == "7"
+
+
+def test_cors_allowlist() -> None:
+    ok = call("GET", "/items/a", headers={"Origin": "http://localhost:8080"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+    assert "Origin" in ok.headers["Vary"]
+    denied = call("GET", "/items/a", headers={"Origin": "https://evil.example"})
+    assert denied.status_code == 403 and "Access-Control-Allow-Origin" not in denied.headers
+    no_origin = call("GET", "/items/a")
+    assert no_origin.status_code == 200 and "Access-Control-Allow-Origin" not in no_origin.headers
+
+
+def test_preflight_lists_methods_and_headers() -> None:
+    r = call("OPTIONS", "/echo", headers={"Origin": "http://localhost:8080"})
+    assert r.status_code == 204
+    assert r.headers["Access-Control-Allow-Methods"] == "OPTIONS, POST"
+    assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
+
+
+def test_request_id_is_echoed_or_made() -> None:
+    given = call("GET", "/items/a", headers={"X-Request-Id": "req-12345678"})
+    assert given.headers["X-Request-Id"] == "req-12345678"
+    made = call("GET", "/items/a", headers={"X-Request-Id": "bad id!"})
+    assert len(made.headers["X-Request-Id"]) == 32
+
+
+def test_trace_header_parsing() -> None:
+    assert parse_trace_header("105445aa7843bc8bf206b12000100000/1;o=1") == (
+        "105445aa7843bc8bf206b12000100000",
+        "1",
+    )
+    assert parse_trace_header("abc") == ("abc", None)
+    assert parse_trace_header("not a trace/x") is None
+    assert parse_trace_header(None) is None
+
+
+def test_log_lines_are_json_with_severity_trace_and_fields() -> None:
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "hello %s", ("you",), None)
+    record.fields = {"intent": "PRODUCT_RAG"}
+    with log_context("req-1", ("t123", "9")):
+        line = json.loads(JsonFormatter().format(record))
+    assert line["severity"] == "WARNING" and line["message"] == "hello you"
+    assert line["request_id"] == "req-1" and line["intent"] == "PRODUCT_RAG"
+    assert line["logging.googleapis.com/trace"].endswith("t123")
+    assert line["logging.googleapis.com/spanId"] == "9"
