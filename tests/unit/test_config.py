@@ -53,3 +53,13 @@ def test_bad_values_fail_clearly(monkeypatch: pytest.MonkeyPatch, name: str, val
 
 def test_settings_are_read_once() -> None:
     assert get_settings() is get_settings()
+
+
+def test_env_example_documents_every_setting_with_its_default() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    text = example.read_text()
+    for name in Settings.model_fields:
+        assert f"{name.upper()}=" in text, f"{name.upper()} is missing from .env.example"
+    assert Settings(_env_file=str(example)) == Settings(_env_file=None)

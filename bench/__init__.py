@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure and print figures. `make bench` runs them all."""
