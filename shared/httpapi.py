@@ -54,7 +54,9 @@ class Router:
         request_id = request.headers.get("X-Request-Id", "")
         if not _REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
-        trace = parse_trace_header(request.headers.get("X-Cloud-Trace-Context"))
+        trace = parse_trace_header(
+            request.headers.get("X-Cloud-Trace-Context"), request.headers.get("traceparent")
+        )
         started = time.perf_counter()
         with log_context(request_id, trace):
             route_name, response = self._handle(request)

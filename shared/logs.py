@@ -70,18 +70,26 @@ def configure_logging(level: str = "INFO", project: str | None = None) -> None:
         _configured = True
 
 
-def parse_trace_header(value: str | None) -> tuple[str, str | None] | None:
-    """`X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1` -> (trace id, span id)."""
-    if not value:
-        return None
-    trace_id, _, rest = value.partition("/")
-    span_id = rest.split(";", 1)[0] or None
-    trace_id = trace_id.strip()
-    if not trace_id or len(trace_id) > 64 or not trace_id.isalnum():
-        return None
-    if span_id is not None and not span_id.isdigit():
-        span_id = None
-    return trace_id, span_id
+def parse_trace_header(
+    cloud_trace: str | None, traceparent: str | None = None
+) -> tuple[str, str | None] | None:
+    """(trace id, span id as 16 hex digits) from `X-Cloud-Trace-Context: TRACE/SPAN;o=1`
+    (span in decimal) or, failing that, W3C `traceparent: 00-TRACE-SPAN-01` (span in hex)."""
+    if cloud_trace:
+        trace_id, _, rest = cloud_trace.partition("/")
+        trace_id, span = trace_id.strip(), rest.split(";", 1)[0]
+        if _is_hex(trace_id, 32):
+            span_id = f"{int(span):016x}" if span.isdigit() and int(span) < 2**64 else None
+            return trace_id.lower(), span_id
+    if traceparent:
+        parts = traceparent.strip().split("-")
+        if len(parts) == 4 and _is_hex(parts[1], 32) and _is_hex(parts[2], 16):
+            return parts[1].lower(), parts[2].lower()
+    return None
+
+
+def _is_hex(value: str, length: int) -> bool:
+    return len(value) == length and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 @contextlib.contextmanager

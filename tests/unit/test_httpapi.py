@@ -146,21 +146,22 @@ def test_request_id_is_echoed_or_made() -> None:
 
 
 def test_trace_header_parsing() -> None:
-    assert parse_trace_header("105445aa7843bc8bf206b12000100000/1;o=1") == (
-        "105445aa7843bc8bf206b12000100000",
-        "1",
-    )
-    assert parse_trace_header("abc") == ("abc", None)
-    assert parse_trace_header("not a trace/x") is None
+    trace = "105445aa7843bc8bf206b12000100000"
+    assert parse_trace_header(f"{trace}/1;o=1") == (trace, "0000000000000001")
+    assert parse_trace_header(f"{trace}/255") == (trace, "00000000000000ff")
+    assert parse_trace_header(trace) == (trace, None)
+    w3c = f"00-{trace}-00f067aa0ba902b7-01"
+    assert parse_trace_header(None, w3c) == (trace, "00f067aa0ba902b7")
+    assert parse_trace_header("not a trace/x", "garbage") is None
     assert parse_trace_header(None) is None
 
 
 def test_log_lines_are_json_with_severity_trace_and_fields() -> None:
     record = logging.LogRecord("t", logging.WARNING, __file__, 1, "hello %s", ("you",), None)
     record.fields = {"intent": "PRODUCT_RAG"}
-    with log_context("req-1", ("t123", "9")):
+    with log_context("req-1", ("t123", "0000000000000009")):
         line = json.loads(JsonFormatter().format(record))
     assert line["severity"] == "WARNING" and line["message"] == "hello you"
     assert line["request_id"] == "req-1" and line["intent"] == "PRODUCT_RAG"
     assert line["logging.googleapis.com/trace"].endswith("t123")
-    assert line["logging.googleapis.com/spanId"] == "9"
+    assert line["logging.googleapis.com/spanId"] == "0000000000000009"
