@@ -17,6 +17,7 @@ from google.cloud.firestore_v1.vector import Vector
 
 from shared.store import rules
 from shared.store.base import (
+    MAX_NEAREST_LIMIT,
     MODEL_SUFFIX,
     DistanceMeasure,
     Document,
@@ -34,6 +35,7 @@ from shared.store.base import (
     is_expired,
 )
 from shared.store.batching import chunk_writes
+from shared.store.matching import effective_order
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -116,7 +118,7 @@ class FirestoreStore:
         self.client = client
         self._clock = clock
         self._timeout = timeout_s
-        self._mismatch: dict[tuple[str, str, str], tuple[float, str | None]] = {}
+        self._mismatch: dict[tuple[str, str, str, int], tuple[float, str | None]] = {}
         self._mismatch_lock = threading.Lock()
 
     def _ref(self, collection: str, doc_id: str) -> Any:
@@ -143,7 +145,8 @@ class FirestoreStore:
         q: Any = self.client.collection(collection)
         for f in where:
             q = q.where(filter=FieldFilter(f.field, _OPS.get(f.op, f.op), _encode_value(f.value)))
-        for o in order_by:
+        # Explicit, so that the pages after the first order the same way as the first.
+        for o in effective_order(where, order_by):
             q = q.order_by(o.field, direction="DESCENDING" if o.descending else "ASCENDING")
         out: list[Document] = []
         page_size = limit
@@ -183,26 +186,34 @@ class FirestoreStore:
         )
         for f in where:
             q = q.where(filter=FieldFilter(f.field, "==", _encode_value(f.value)))
-        vq = q.find_nearest(
-            vector_field=field,
-            query_vector=Vector(query.values.tolist()),
-            limit=k,
-            distance_measure=_MEASURES[measure],
-            distance_result_field=DISTANCE_FIELD,
-            distance_threshold=threshold,
-        )
-        with translated_errors():
-            snaps = vq.get(timeout=self._timeout)
-        hits = []
-        for snap in snaps:
-            raw = snap.to_dict() or {}
-            distance = float(raw.pop(DISTANCE_FIELD))
-            data = decode(raw)
-            if not is_expired(data, self._clock()):
-                hits.append(Hit(snap.id, data, distance))
+        limit = k
+        while True:
+            vq = q.find_nearest(
+                vector_field=field,
+                query_vector=Vector(query.values.tolist()),
+                limit=limit,
+                distance_measure=_MEASURES[measure],
+                distance_result_field=DISTANCE_FIELD,
+                distance_threshold=threshold,
+            )
+            with translated_errors():
+                snaps = vq.get(timeout=self._timeout)
+            now = self._clock()
+            hits = []
+            for snap in snaps:
+                raw = snap.to_dict() or {}
+                distance = float(raw.pop(DISTANCE_FIELD))
+                data = decode(raw)
+                if not is_expired(data, now):
+                    hits.append(Hit(snap.id, data, distance))
+            if len(hits) >= k or len(snaps) < limit or limit == MAX_NEAREST_LIMIT:
+                break
+            # Expired documents the sweeper has not removed yet took places: ask for as many
+            # more as they took, until k are found or the candidates run out.
+            limit = min(MAX_NEAREST_LIMIT, k + len(snaps) - len(hits))
         if not snaps:
-            self._check_model(collection, field, query.model)
-        return hits
+            self._check_model(collection, field, query)
+        return hits[:k]
 
     def ping(self) -> None:
         with translated_errors():
@@ -256,12 +267,17 @@ class FirestoreStore:
 
         with translated_errors():
             try:
-                return run(self.client.transaction(max_attempts=5))
+                result: T = run(self.client.transaction(max_attempts=5))
+                return result
             except ValueError as e:
                 if isinstance(e.__cause__, gexc.Aborted):
                     raise TransactionFailed(
                         "The transaction lost every attempt to contention."
                     ) from e
+                if isinstance(e.__context__, gexc.GoogleAPICallError):
+                    # begin_transaction failed, so the client's rollback found no transaction
+                    # and raised a ValueError over the RPC error: report the RPC error.
+                    raise e.__context__ from None
                 raise
 
     # --- internals
@@ -272,29 +288,44 @@ class FirestoreStore:
         data = decode(snap.to_dict() or {})
         return None if is_expired(data, self._clock()) else data
 
-    def _check_model(self, collection: str, field: str, model: str) -> None:
-        """An empty result may mean the stored vectors come from another model: say so."""
-        key = (collection, field, model)
+    def _check_model(self, collection: str, field: str, query: Embedding) -> None:
+        """An empty result may mean the stored vectors come from another model or have another
+        size (find_nearest then matches nothing): say so."""
+        key = (collection, field, query.model, query.dimension)
         now = time.monotonic()
         with self._mismatch_lock:
             cached = self._mismatch.get(key)
         if cached is None or now - cached[0] > _MISMATCH_TTL_S:
-            q = (
-                self.client.collection(collection)
-                .where(filter=FieldFilter(field + MODEL_SUFFIX, "!=", model))
-                .limit(1)
-            )
-            with translated_errors():
-                snaps = q.get(timeout=self._timeout)
-            other = snaps[0].get(field + MODEL_SUFFIX) if snaps else None
-            cached = (now, other)
+            cached = (now, self._mismatch_reason(collection, field, query))
             with self._mismatch_lock:
                 self._mismatch[key] = cached
         if cached[1] is not None:
-            raise VectorMismatchError(
-                f"The stored vectors come from {cached[1]!r}, the query from {model!r}: "
-                "search with the same embedding model, or re-ingest."
-            )
+            raise VectorMismatchError(cached[1])
+
+    def _mismatch_reason(self, collection: str, field: str, query: Embedding) -> str | None:
+        """Why vectors stored at `field` cannot answer `query`, or None if they can."""
+        model_field = field + MODEL_SUFFIX
+        ref = self.client.collection(collection)
+        same = ref.where(filter=FieldFilter(model_field, "==", query.model)).select([field])
+        with translated_errors():
+            snaps = same.limit(1).get(timeout=self._timeout)
+        if snaps:
+            stored = (snaps[0].to_dict() or {}).get(field)
+            if isinstance(stored, Vector) and len(stored) != query.dimension:
+                return (
+                    f"Stored vectors of {query.model!r} have {len(stored)} dimensions; "
+                    f"the query has {query.dimension}."
+                )
+            return None
+        other = ref.where(filter=FieldFilter(model_field, "!=", query.model)).select([model_field])
+        with translated_errors():
+            snaps = other.limit(1).get(timeout=self._timeout)
+        if not snaps:
+            return None
+        return (
+            f"The stored vectors come from {snaps[0].get(model_field)!r}, the query from "
+            f"{query.model!r}: search with the same embedding model, or re-ingest."
+        )
 
 
 def _add_write(target: Any, ref: Any, w: Write) -> None:

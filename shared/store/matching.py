@@ -57,7 +57,7 @@ def compare(a: Any, b: Any) -> int:
         return compare(sorted(a.items()), sorted(b.items()))
     if ra == _RANK_NULL:
         return 0
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def equal(a: Any, b: Any) -> bool:
@@ -80,6 +80,17 @@ def matches(data: Mapping[str, Any], f: Filter) -> bool:
     return {"<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[f.op]
 
 
+_INEQUALITIES = ("<", "<=", ">", ">=")
+
+
+def effective_order(where: Sequence[Filter], order_by: Sequence[Order]) -> list[Order]:
+    """Firestore's order: order_by, then inequality fields not in it, by name, same direction."""
+    ordered = {o.field for o in order_by}
+    implicit = sorted({f.field for f in where if f.op in _INEQUALITIES} - ordered)
+    descending = order_by[-1].descending if order_by else False
+    return [*order_by, *(Order(name, descending) for name in implicit)]
+
+
 def run_query(
     docs: Sequence[Document],
     where: Sequence[Filter],
@@ -87,6 +98,7 @@ def run_query(
     limit: int | None,
 ) -> list[Document]:
     """Filter, order (then by id, as Firestore does) and limit."""
+    order_by = effective_order(where, order_by)
     needed = [o.field for o in order_by]
     kept = [
         d

@@ -132,9 +132,11 @@ def apply_merge(current: dict[str, Any], update: Mapping[str, Any]) -> dict[str,
     for key, value in update.items():
         if isinstance(value, Increment):
             merged[key] = add(merged.get(key), value.amount)
-        elif isinstance(value, Mapping) and not isinstance(value, Embedding):
+        elif isinstance(value, Mapping) and value:
             base = merged.get(key)
             merged[key] = apply_merge(base if isinstance(base, dict) else {}, value)
+        elif isinstance(value, Mapping):
+            merged[key] = {}  # Firestore writes an empty map as a value: it replaces
         else:
             merged[key] = value
     return merged
@@ -148,4 +150,5 @@ def resolve_increments(data: Mapping[str, Any]) -> dict[str, Any]:
 def add(current: Any, amount: int | float) -> int | float:
     if isinstance(current, bool) or not isinstance(current, int | float):
         current = 0
-    return current + amount
+    total: int | float = current + amount
+    return total

@@ -14,6 +14,7 @@ import numpy as np
 from shared.store import codec, rules
 from shared.store.base import (
     EXPIRES_AT,
+    MODEL_SUFFIX,
     DistanceMeasure,
     Document,
     Embedding,
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS docs (
   PRIMARY KEY (collection, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vectors (
   collection TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL, model TEXT NOT NULL,
-  vec BLOB NOT NULL, PRIMARY KEY (collection, field, id)) WITHOUT ROWID;
+  vec BLOB NOT NULL, PRIMARY KEY (collection, id, field)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS versions (collection TEXT PRIMARY KEY, version INTEGER NOT NULL);
 """
 
@@ -90,11 +91,11 @@ class SqliteStore:
                 "AND (expires_at IS NULL OR expires_at > ?)",
                 (collection, now.timestamp()),
             ).fetchall()
-            docs = [
-                Document(i, self._with_vectors(collection, i, codec.decode(d))) for i, d in rows
-            ]
-        docs = [d for d in docs if not is_expired(d.data, now)]
-        return run_query(docs, where, order_by, limit)
+            docs = [Document(i, codec.decode(d)) for i, d in rows]
+            docs = [d for d in docs if not is_expired(d.data, now)]
+            # Filter on the stored fields (with "<field>_model"), then give back Embeddings.
+            found = run_query(docs, where, order_by, limit)
+            return [Document(d.id, self._with_vectors(collection, d.id, d.data)) for d in found]
 
     def nearest(
         self,
@@ -235,6 +236,7 @@ class SqliteStore:
         for name, value in data.items():
             if isinstance(value, Embedding):
                 plain[name] = codec.vector_marker()
+                plain[name + MODEL_SUFFIX] = value.model  # a real field, as in Firestore
                 self._db.execute(
                     "INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
                     (collection, doc_id, name, value.model, value.values.tobytes()),
