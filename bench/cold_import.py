@@ -31,7 +31,7 @@ PEERS = {
 
 def wall(code: str, cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-I", "-c", code], cwd=cwd, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-I", "-c", code], cwd=cwd, check=True)
     return (time.perf_counter() - start) * 1000
 
 
@@ -50,8 +50,10 @@ def main() -> None:
         naive = peers["eager FF + firestore + genai (naive)"]
         for bundle in bundles:
             ms = median_ms("import sys; sys.path.insert(0, '.'); import main", bundle)
-            print(f"  functions/{bundle.name}/main.py{'':<{22 - len(bundle.name)}} {ms:8.1f} ms"
-                  f"   ({ms / naive:.2f}x the naive import)")
+            print(
+                f"  functions/{bundle.name}/main.py{'':<{22 - len(bundle.name)}} {ms:8.1f} ms"
+                f"   ({ms / naive:.2f}x the naive import)"
+            )
     assert FUNCTIONS
 
 

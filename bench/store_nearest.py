@@ -52,8 +52,12 @@ def main() -> None:
 
     def ours(measure: DistanceMeasure, where: tuple[Filter, ...] = ()) -> None:
         store.nearest(
-            "products", field="embedding", query=embeddings[next(it) % QUERIES],
-            k=K, measure=measure, where=where,
+            "products",
+            field="embedding",
+            query=embeddings[next(it) % QUERIES],
+            k=K,
+            measure=measure,
+            where=where,
         )
 
     base = time_calls(floor, QUERIES)

@@ -11,7 +11,10 @@ from shared.config import Settings
 from shared.errors import TransientError
 
 if TYPE_CHECKING:
-    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined, unused-ignore]
+
+
+EMULATOR_PROJECT = "demo-local"
 
 
 class PubSubBus:
@@ -34,15 +37,18 @@ class PubSubBus:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PubSubBus:
-        if not settings.google_cloud_project:
+        project = settings.google_cloud_project
+        if not project and settings.pubsub_emulator_host:
+            project = EMULATOR_PROJECT  # the emulator takes any project id
+        if not project:
             raise ValueError("GOOGLE_CLOUD_PROJECT must be set to publish to Pub/Sub.")
-        return cls(settings.google_cloud_project, timeout_s=settings.publish_timeout_s)
+        return cls(project, timeout_s=settings.publish_timeout_s)
 
     @property
     def client(self) -> pubsub_v1.PublisherClient:
         with self._lock:
             if self._client is None:
-                from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+                from google.cloud import pubsub_v1  # type: ignore[attr-defined, unused-ignore]
 
                 self._client = pubsub_v1.PublisherClient()
             return self._client
@@ -51,16 +57,26 @@ class PubSubBus:
         self, topic: str, payload: Mapping[str, Any], *, attributes: Mapping[str, str] | None = None
     ) -> str:
         from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth_exc
 
         data = json.dumps(payload, separators=(",", ":"), default=str).encode()
         path = self.client.topic_path(self.project, topic)
         try:
             future = self.client.publish(path, data, **dict(attributes or {}))
             return str(future.result(timeout=self.timeout_s))
-        except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as e:
+        # The batch fails a publish with an API error or, when fetching credentials from the
+        # metadata server fails, with google.auth's TransportError (python-pubsub#1173).
+        except (
+            gexc.GoogleAPICallError,
+            gexc.RetryError,
+            auth_exc.TransportError,
+            TimeoutError,
+        ) as e:
             raise TransientError(f"Publishing to {topic} failed: {type(e).__name__}") from e
 
     def close(self) -> None:
+        """Flush and stop the publisher; closing twice is harmless."""
         with self._lock:
             if self._client is not None:
                 self._client.stop()
+                self._client = None
