@@ -6,11 +6,13 @@ import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-import numpy as np
 
 from shared.errors import AppError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 
@@ -85,6 +87,8 @@ class Embedding:
     model: str
 
     def __init__(self, values: Sequence[float] | np.ndarray, model: str) -> None:
+        import numpy as np  # here, not at import: functions without vectors never load it
+
         array = np.asarray(values, dtype=np.float32).reshape(-1)
         if not model:
             raise InvalidDocument("An embedding must name the model that made it.")
@@ -106,7 +110,8 @@ class Embedding:
         return (
             isinstance(other, Embedding)
             and self.model == other.model
-            and np.array_equal(self.values, other.values)
+            and self.values.shape == other.values.shape
+            and bool((self.values == other.values).all())
         )
 
     def __hash__(self) -> int:
