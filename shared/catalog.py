@@ -6,19 +6,55 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StringConstraints,
+    ValidationError,
+)
 
+from shared.errors import first_problem
 from shared.store.base import Increment, Store, Transaction
 
 Kind = Literal["products", "shops", "inventory", "documents"]
 KINDS: tuple[str, ...] = ("products", "shops", "inventory", "documents")
 META, CATALOG_DOC = "meta", "catalog"
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+PUBLISHED_AT = "source_published_at"
+# No "_" in ids: it joins shop and product ids into inventory ids ("shop-1_cof-2").
+_ID = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$"
 _CHUNK = 200  # records per transaction: reads + writes stay well under Firestore's 500
+
+# Free-form attributes, bounded to what the store and a prompt can carry.
+_Key = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+_Scalar = (
+    StrictBool
+    | int
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=2000)]
+    | None
+)
+_Attribute = _Scalar | Annotated[list[_Scalar], Field(max_length=50)] | dict[_Key, _Scalar]
+
+
+def _int64_only(value: Any) -> Any:
+    """Pydantic would turn an integer too big for the store into a float: refuse it instead."""
+    items = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    )
+    for item in items:
+        if isinstance(item, dict | list):
+            _int64_only(item)
+        elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+            raise ValueError("integers must fit in 64 bits")
+    return value
 
 
 class Record(BaseModel):
@@ -32,7 +68,9 @@ class Product(Record):
     description: str = Field(min_length=1, max_length=4000)
     price: float = Field(ge=0, le=100_000)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: Annotated[dict[_Key, _Attribute], BeforeValidator(_int64_only)] = Field(
+        default_factory=dict, max_length=50
+    )
 
 
 class Location(Record):
@@ -88,7 +126,7 @@ class Rejected:
 class UpsertResult:
     written: int = 0
     unchanged: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
+    stale: int = 0  # a newer message had already written these
 
 
 @dataclass(frozen=True)
@@ -106,9 +144,7 @@ def validate_records(kind: str, records: Sequence[Any]) -> tuple[list[Record], l
         try:
             good.append(schema.model_validate(raw))
         except ValidationError as e:
-            first = e.errors(include_url=False, include_input=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(record)"
-            bad.append(Rejected(index, f"{where}: {first['msg']}"))
+            bad.append(Rejected(index, first_problem(e)))
     return good, bad
 
 
@@ -123,41 +159,54 @@ def content_hash(record: Record) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def upsert(store: Store, kind: str, records: Sequence[Record]) -> UpsertResult:
-    """Write records whose content changed; redelivering the same batch changes nothing."""
+def upsert(
+    store: Store, kind: str, records: Sequence[Record], published_at: datetime
+) -> UpsertResult:
+    """Write what changed; a redelivery changes nothing, and an older message never overwrites
+    what a newer one wrote (each document keeps the publish time of the message behind it)."""
     result = UpsertResult()
     unique = {record_id(r): r for r in records}  # the last of duplicate ids wins
     items = list(unique.items())
     for start in range(0, len(items), _CHUNK):
-        chunk = items[start : start + _CHUNK]
-        written: int = store.transaction(functools.partial(_upsert_chunk, kind=kind, chunk=chunk))
-        result.written += written
-        result.unchanged += len(chunk) - written
+        step = functools.partial(
+            _upsert_chunk, kind=kind, chunk=items[start : start + _CHUNK], published_at=published_at
+        )
+        chunk_result: UpsertResult = store.transaction(step)
+        result.written += chunk_result.written
+        result.unchanged += chunk_result.unchanged
+        result.stale += chunk_result.stale
     return result
 
 
-def _upsert_chunk(txn: Transaction, kind: str, chunk: list[tuple[str, Record]]) -> int:
+def _upsert_chunk(
+    txn: Transaction, kind: str, chunk: list[tuple[str, Record]], published_at: datetime
+) -> UpsertResult:
     """One atomic step: changed documents and the catalog version move together."""
     current = {doc_id: txn.get(kind, doc_id) for doc_id, _ in chunk}
     now = datetime.now(UTC)
-    changes = []
+    result = UpsertResult()
     created = 0
     for doc_id, record in chunk:
-        digest = content_hash(record)
-        stored = current[doc_id]
-        if stored is not None and stored.get("content_hash") == digest:
-            continue
-        created += stored is None
-        changes.append((doc_id, {**record.model_dump(mode="json"), "content_hash": digest}))
-    for doc_id, data in changes:
-        txn.set(kind, doc_id, {**data, "updated_at": now})
-    if changes:
+        digest, stored = content_hash(record), current[doc_id]
+        stored_at = stored.get(PUBLISHED_AT) if stored else None
+        if isinstance(stored_at, datetime) and stored_at > published_at:
+            result.stale += 1
+        elif stored is not None and stored.get("content_hash") == digest:
+            result.unchanged += 1
+            if stored_at != published_at:  # the newest message to say so
+                txn.merge(kind, doc_id, {PUBLISHED_AT: published_at})
+        else:
+            result.written += 1
+            created += stored is None
+            data = {**record.model_dump(mode="json"), "content_hash": digest}
+            txn.set(kind, doc_id, {**data, PUBLISHED_AT: published_at, "updated_at": now})
+    if result.written:
         txn.merge(
             META,
             CATALOG_DOC,
             {"version": Increment(1), "counts": {kind: Increment(created)}, "updated_at": now},
         )
-    return len(changes)
+    return result
 
 
 def read_catalog_meta(store: Store) -> CatalogMeta | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class AppError(Exception):
     """An error whose code and message may be shown to the caller."""
@@ -107,3 +109,16 @@ class PoisonMessage(Exception):
 
 class TransientError(ServiceUnavailable):
     """A failure worth retrying: the handler raises so Pub/Sub redelivers."""
+
+
+def problems(error: ValidationError) -> list[dict[str, str]]:
+    """Which field is wrong and why, without echoing the input."""
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+        for e in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def first_problem(error: ValidationError) -> str:
+    first = problems(error)[0]
+    return f"{first['field']}: {first['problem']}"

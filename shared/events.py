@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.bus.base import PUBSUB_EVENT_TYPE, EventBus
+from shared.bus.base import PUBSUB_EVENT_TYPE, EventBus, dead_letter_body
 from shared.errors import PoisonMessage
 from shared.logs import fields
 from shared.store.base import EXPIRES_AT, Store
 
 log = logging.getLogger("shared.events")
 PROCESSED = "processed_events"
-MAX_EVENT_BYTES = 512 * 1024  # Eventarc's limit on a delivered event
 
 
 @dataclass(frozen=True)
@@ -70,14 +69,15 @@ def dead_letter(
     )
     bus.publish(
         topic,
-        {
-            "message_id": message.message_id,
-            "source_topic": message.topic,
-            "reason": reason,
-            "payload": payload,
-        },
+        dead_letter_body(message.topic, message.message_id, reason, payload),
         attributes={"source_topic": message.topic, "message_id": message.message_id},
     )
+
+
+def dead_letter_event(bus: EventBus, topic: str, event: Any, reason: str) -> None:
+    """An event too broken to read as a message: keep what can be kept of it."""
+    log.error("unreadable event dead-lettered: %s", reason)
+    bus.publish(topic, dead_letter_body(str(event["source"]), str(event["id"]), reason, None))
 
 
 def already_processed(store: Store, key: str) -> bool:

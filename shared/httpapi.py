@@ -97,7 +97,7 @@ class Router:
             raise errors.NotFound(f"No route for {request.method} {request.path[:200]}.")
         except errors.AppError as e:
             if e.status >= 500:
-                log.error("dependency failure: %s", e, exc_info=True)
+                log.error("%s: %s", type(e).__name__, e.message, exc_info=True)
             return route_name, error_response(e)
         except Exception:
             log.exception("unhandled error")
@@ -117,6 +117,12 @@ def json_response(
 
 
 def error_response(error: errors.AppError) -> flask.Response:
+    """4xx say what was wrong; 5xx say only what kind of failure it was (details are logged)."""
+    if error.status >= 500:
+        unavailable = isinstance(error, errors.ServiceUnavailable)
+        public = errors.ServiceUnavailable() if unavailable else errors.AppError()
+        headers = {"Retry-After": "5"} if unavailable else {}
+        return json_response(public.body(), public.status, headers)
     return json_response(error.body(), error.status, error.headers())
 
 
@@ -132,16 +138,12 @@ def parse_body(request: flask.Request, model: type[M]) -> M:
         raise errors.PayloadTooLarge(f"The body is at most {limit} bytes.")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, absurd nesting or digits
         raise errors.InvalidJson() from e
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
-            for err in e.errors(include_url=False, include_input=False)
-        ]
-        raise errors.BadRequest("The request body is not valid.", details=problems) from e
+        raise errors.BadRequest("The request body is not valid.", details=errors.problems(e)) from e
 
 
 def check_origin(request: flask.Request) -> None:

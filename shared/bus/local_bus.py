@@ -18,7 +18,7 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from shared.bus.base import PUBSUB_EVENT_TYPE
+from shared.bus.base import PUBSUB_EVENT_TYPE, dead_letter_body, encode_payload
 from shared.logs import fields
 
 log = logging.getLogger("shared.bus")
@@ -84,7 +84,7 @@ class LocalBus:
     def publish(
         self, topic: str, payload: Mapping[str, Any], *, attributes: Mapping[str, str] | None = None
     ) -> str:
-        data = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        data = encode_payload(payload)
         message_id = str(next(self._ids))
         message = {
             "data": base64.b64encode(data).decode(),
@@ -107,20 +107,26 @@ class LocalBus:
         return message_id
 
     def drain(self, timeout_s: float = 30.0) -> bool:
-        """Wait until every message is delivered or dead-lettered; False on timeout."""
+        """Wait until every message is delivered or dead-lettered; False on timeout or close."""
         end = time.monotonic() + timeout_s
         with self._cond:
             while self._queue or self._in_flight:
                 left = end - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._closed:
                     return False
                 self._cond.wait(min(left, 0.05))
         return True
 
-    def close(self) -> None:
+    def close(self, drain_timeout_s: float = 5.0) -> None:
+        """Let deliveries under way finish (up to the timeout), then stop; say what is dropped."""
+        self.drain(drain_timeout_s)
         with self._cond:
             self._closed = True
+            dropped = len(self._queue)
+            self._queue.clear()
             self._cond.notify_all()
+        if dropped:
+            log.warning("bus closed with %d deliveries not done: they are dropped", dropped)
         if self._scheduler is not None:
             self._scheduler.join(timeout=5)
         if self._pool is not None:
@@ -182,17 +188,18 @@ class LocalBus:
                 self._cond.notify_all()
             return
         payload = json.loads(base64.b64decode(d.message["data"]))
+        message_id = d.message["messageId"]
         self.dead_letters.append(
-            DeadLetter(d.topic, d.subscription, d.message["messageId"], payload, d.attempt, reason)
+            DeadLetter(d.topic, d.subscription, message_id, payload, d.attempt, reason)
         )
+        with self._cond:
+            closed = self._closed
+        if closed:
+            log.warning("bus closed: dead letter %s kept in memory only", message_id)
+            return
         self.publish(
             d.topic + self.dead_letter_suffix,
-            {
-                "topic": d.topic,
-                "message_id": d.message["messageId"],
-                "reason": reason,
-                "payload": payload,
-            },
+            dead_letter_body(d.topic, message_id, reason, payload),
             attributes={"source_topic": d.topic, "delivery_attempts": str(d.attempt)},
         )
 

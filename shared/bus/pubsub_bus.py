@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from shared.bus.base import encode_payload
 from shared.config import Settings
 from shared.errors import TransientError
 
@@ -59,7 +59,7 @@ class PubSubBus:
         from google.api_core import exceptions as gexc
         from google.auth import exceptions as auth_exc
 
-        data = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        data = encode_payload(payload)
         path = self.client.topic_path(self.project, topic)
         try:
             future = self.client.publish(path, data, **dict(attributes or {}))

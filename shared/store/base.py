@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-
 from shared.errors import AppError, ServiceUnavailable
 
 if TYPE_CHECKING:

@@ -142,6 +142,7 @@ class FirestoreStore:
         limit: int | None = None,
     ) -> list[Document]:
         rules.check_collection(collection)
+        rules.check_limit(limit)
         q: Any = self.client.collection(collection)
         for f in where:
             q = q.where(filter=FieldFilter(f.field, _OPS.get(f.op, f.op), _encode_value(f.value)))

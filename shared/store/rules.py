@@ -56,9 +56,18 @@ def check_data(data: Mapping[str, Any], *, allow_increment: bool = True) -> None
                 f"Field {key + MODEL_SUFFIX!r} is written by the store from the embedding."
             )
         _check_value(key, value, depth=0, allow_increment=allow_increment)
+    check_size(data)
+
+
+def check_size(data: Mapping[str, Any]) -> None:
     size = estimate_size(data)
     if size > MAX_DOCUMENT_BYTES:
         raise InvalidDocument(f"A document is at most 1 MiB; this one is about {size} bytes.")
+
+
+def check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidQuery(f"A query limit is a positive integer or None, not {limit!r}.")
 
 
 def _check_value(key: Any, value: Any, *, depth: int, allow_increment: bool) -> None:

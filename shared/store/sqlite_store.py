@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE TABLE IF NOT EXISTS vectors (
   collection TEXT NOT NULL, id TEXT NOT NULL, field TEXT NOT NULL, model TEXT NOT NULL,
   vec BLOB NOT NULL, PRIMARY KEY (collection, id, field)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS versions (collection TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS vector_versions (
+  collection TEXT NOT NULL, field TEXT NOT NULL, version INTEGER NOT NULL,
+  PRIMARY KEY (collection, field)) WITHOUT ROWID;
 """
 
 
@@ -84,6 +86,7 @@ class SqliteStore:
         limit: int | None = None,
     ) -> list[Document]:
         rules.check_collection(collection)
+        rules.check_limit(limit)
         now = self._clock()
         with self._lock:
             rows = self._db.execute(
@@ -213,36 +216,54 @@ class SqliteStore:
     def _apply(self, w: Write) -> None:
         rules.check_ref(w.collection, w.doc_id)
         if w.kind == "delete":
-            self._delete_row(w.collection, w.doc_id)
+            changed = self._delete_row(w.collection, w.doc_id)
         else:
             rules.check_data(w.data)
-            # Like Firestore, a merge lands on whatever is stored, even a document past its
-            # expiry that the sweeper has not removed yet: code that cares reads it first.
-            current = self._read(w.collection, w.doc_id) if w.kind == "merge" else None
-            data = rules.apply_merge(current or {}, w.data)
-            self._write_row(w.collection, w.doc_id, data)
-        self._db.execute(
-            "INSERT INTO versions VALUES (?, 1) "
-            "ON CONFLICT(collection) DO UPDATE SET version = version + 1",
-            (w.collection,),
-        )
+            # Like Firestore, a merge lands on the stored fields as they are (vector markers
+            # and "<field>_model" included), even on a document past its expiry that the
+            # sweeper has not removed yet: code that cares reads it first.
+            stored = (
+                self._read(w.collection, w.doc_id, vectors=False) if w.kind == "merge" else None
+            )
+            changed = self._write_row(
+                w.collection, w.doc_id, rules.apply_merge(stored or {}, w.data)
+            )
+        for name in changed:  # only a changed vector invalidates the search index
+            self._db.execute(
+                "INSERT INTO vector_versions VALUES (?, ?, 1) "
+                "ON CONFLICT(collection, field) DO UPDATE SET version = version + 1",
+                (w.collection, name),
+            )
 
-    def _write_row(self, collection: str, doc_id: str, data: dict[str, Any]) -> None:
-        rules.check_data(data, allow_increment=False)
-        self._db.execute(
-            "DELETE FROM vectors WHERE collection = ? AND id = ?", (collection, doc_id)
-        )
+    def _write_row(self, collection: str, doc_id: str, data: dict[str, Any]) -> frozenset[str]:
+        """Store the document; returns the vector fields whose vector changed."""
+        rules.check_size(data)
+        before = self._vectors_of(collection, doc_id)
+        after: dict[str, tuple[str, bytes]] = {}
         plain: dict[str, Any] = {}
         for name, value in data.items():
             if isinstance(value, Embedding):
                 plain[name] = codec.vector_marker()
                 plain[name + MODEL_SUFFIX] = value.model  # a real field, as in Firestore
+                after[name] = (value.model, value.values.tobytes())
+            elif codec.is_vector_marker(value) and name in before:
+                plain[name] = value  # a merge that left this vector alone
+                after[name] = before[name]
+            elif not codec.is_vector_marker(value):
+                plain[name] = value
+        changed = frozenset(
+            n for n in before.keys() | after.keys() if before.get(n) != after.get(n)
+        )
+        for name in changed:
+            self._db.execute(
+                "DELETE FROM vectors WHERE collection = ? AND id = ? AND field = ?",
+                (collection, doc_id, name),
+            )
+            if name in after:
                 self._db.execute(
                     "INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
-                    (collection, doc_id, name, value.model, value.values.tobytes()),
+                    (collection, doc_id, name, *after[name]),
                 )
-            else:
-                plain[name] = value
         expires = data.get(EXPIRES_AT)
         self._db.execute(
             "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
@@ -253,16 +274,27 @@ class SqliteStore:
                 expires.timestamp() if isinstance(expires, datetime) else None,
             ),
         )
+        return changed
 
-    def _delete_row(self, collection: str, doc_id: str) -> None:
+    def _delete_row(self, collection: str, doc_id: str) -> frozenset[str]:
+        changed = frozenset(self._vectors_of(collection, doc_id))
         self._db.execute("DELETE FROM docs WHERE collection = ? AND id = ?", (collection, doc_id))
         self._db.execute(
             "DELETE FROM vectors WHERE collection = ? AND id = ?", (collection, doc_id)
         )
+        return changed
+
+    def _vectors_of(self, collection: str, doc_id: str) -> dict[str, tuple[str, bytes]]:
+        rows = self._db.execute(
+            "SELECT field, model, vec FROM vectors WHERE collection = ? AND id = ?",
+            (collection, doc_id),
+        ).fetchall()
+        return {f: (m, bytes(v)) for f, m, v in rows}
 
     def _index(self, collection: str, field: str) -> VectorIndex:
         row = self._db.execute(
-            "SELECT version FROM versions WHERE collection = ?", (collection,)
+            "SELECT version FROM vector_versions WHERE collection = ? AND field = ?",
+            (collection, field),
         ).fetchone()
         version = row[0] if row else 0
         index = self._indexes.get((collection, field))

@@ -31,24 +31,22 @@ class VectorIndex:
     """A snapshot of one (collection, field), rebuilt when the collection's version moves."""
 
     version: int
-    models: dict[str, ModelRows] = field(default_factory=dict)
+    groups: dict[tuple[str, int], ModelRows] = field(default_factory=dict)
 
     @classmethod
     def build(cls, version: int, rows: Sequence[tuple[str, str, bytes]]) -> VectorIndex:
-        grouped: dict[str, tuple[list[str], list[np.ndarray]]] = {}
+        """One matrix per (model, dimension): like a Firestore index, a vector of another size
+        than the query's is not searched."""
+        grouped: dict[tuple[str, int], tuple[list[str], list[np.ndarray]]] = {}
         for doc_id, model, blob in rows:
-            ids, vecs = grouped.setdefault(model, ([], []))
+            vec = np.frombuffer(blob, dtype=np.float32)
+            ids, vecs = grouped.setdefault((model, vec.size), ([], []))
             ids.append(doc_id)
-            vecs.append(np.frombuffer(blob, dtype=np.float32))
+            vecs.append(vec)
         index = cls(version)
-        for model, (ids, vecs) in grouped.items():
-            dims = {v.size for v in vecs}
-            if len(dims) != 1:
-                raise VectorMismatchError(
-                    f"Vectors of model {model!r} have several sizes {sorted(dims)}."
-                )
+        for key, (ids, vecs) in grouped.items():
             matrix = np.vstack(vecs)
-            index.models[model] = ModelRows(ids, matrix, np.einsum("ij,ij->i", matrix, matrix))
+            index.groups[key] = ModelRows(ids, matrix, np.einsum("ij,ij->i", matrix, matrix))
         return index
 
     def search(
@@ -100,28 +98,22 @@ class VectorIndex:
                     return True
         return False
 
-    def vector(self, model: str, doc_id: str) -> np.ndarray | None:
-        rows = self.models.get(model)
-        if rows is None:
-            return None
-        position = rows.positions.get(doc_id)
-        return None if position is None else rows.matrix[position]
-
     def _rows_for(self, query: Embedding) -> ModelRows | None:
-        rows = self.models.get(query.model)
-        if rows is None:
-            if self.models:
-                raise VectorMismatchError(
-                    f"The stored vectors come from {sorted(self.models)}, the query from "
-                    f"{query.model!r}: search with the same embedding model, or re-ingest."
-                )
-            return None
-        if rows.matrix.shape[1] != query.dimension:
+        rows = self.groups.get((query.model, query.dimension))
+        if rows is not None:
+            return rows
+        sizes = sorted(d for m, d in self.groups if m == query.model)
+        if sizes:
             raise VectorMismatchError(
-                f"Stored vectors of {query.model!r} have {rows.matrix.shape[1]} dimensions; "
+                f"Stored vectors of {query.model!r} have {sizes} dimensions; "
                 f"the query has {query.dimension}."
             )
-        return rows
+        if self.groups:
+            raise VectorMismatchError(
+                f"The stored vectors come from {sorted({m for m, _ in self.groups})}, the query "
+                f"from {query.model!r}: search with the same embedding model, or re-ingest."
+            )
+        return None
 
 
 def _distances(rows: ModelRows, q: np.ndarray, measure: DistanceMeasure) -> np.ndarray:

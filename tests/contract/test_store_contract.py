@@ -1104,3 +1104,38 @@ def test_filter_arguments_are_checked() -> None:
 
 def test_ping(store: Store) -> None:
     store.ping()
+
+
+def test_merging_none_over_an_embedding_keeps_its_model_field(store: Store, col: Col) -> None:
+    """Firestore keeps "<field>_model" when the vector itself is replaced by a plain value."""
+    store.set(col("vectors"), "v", {"embedding": Embedding([1.0, 0.0], "m"), "n": 1})
+    store.merge(col("vectors"), "v", {"embedding": None})
+    assert store.get(col("vectors"), "v") == {"embedding": None, "embedding_model": "m", "n": 1}
+    found = store.query(col("vectors"), where=[Filter("embedding_model", "==", "m")])
+    assert [d.id for d in found] == ["v"]
+    hits = store.nearest(col("vectors"), field="embedding", query=Embedding([1.0, 0.0], "m"), k=1)
+    assert hits == []
+
+
+def test_a_merge_that_leaves_the_vector_alone_keeps_it(store: Store, col: Col) -> None:
+    store.set(col("vectors"), "v", {"embedding": Embedding([0.6, 0.8], "m"), "hits": 0})
+    store.merge(col("vectors"), "v", {"hits": Increment(1)})
+    assert store.get(col("vectors"), "v") == {"embedding": Embedding([0.6, 0.8], "m"), "hits": 1}
+    (hit,) = store.nearest(col("vectors"), field="embedding", query=Embedding([0.6, 0.8], "m"), k=1)
+    assert hit.id == "v" and hit.data["hits"] == 1
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 2.5])
+def test_a_limit_must_be_a_positive_integer(store: Store, col: Col, limit: Any) -> None:
+    store.set(col("things"), "a", {"n": 1})
+    with pytest.raises(InvalidQuery):
+        store.query(col("things"), limit=limit)
+
+
+def test_a_vector_of_another_size_is_left_out_of_the_search(store: Store, col: Col) -> None:
+    """As a Firestore index of one dimension: the odd one is not searched, the rest are."""
+    for i, values in enumerate(([1.0, 0.0], [0.0, 1.0], [0.7, 0.7])):
+        store.set(col("vectors"), f"v{i}", {"embedding": Embedding(values, "m")})
+    store.set(col("vectors"), "odd", {"embedding": Embedding([1.0, 0.0, 0.0], "m")})
+    hits = store.nearest(col("vectors"), field="embedding", query=Embedding([1.0, 0.0], "m"), k=10)
+    assert sorted(h.id for h in hits) == ["v0", "v1", "v2"]

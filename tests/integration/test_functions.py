@@ -14,7 +14,7 @@ from shared import wiring
 from shared.bus.local_bus import LocalBus
 from shared.catalog import read_catalog_meta
 from shared.events import parse_pubsub_event
-from shared.store.base import StoreUnavailable
+from shared.store.base import InvalidDocument, StoreUnavailable
 from shared.store.sqlite_store import SqliteStore
 from tests.integration.conftest import function_client, pubsub_event
 
@@ -182,3 +182,48 @@ def test_the_benchmark_catalog_ingests_whole(post_event) -> None:
         )
     meta = read_catalog_meta(wiring.get_store())
     assert meta.counts == {"products": 120, "shops": 21, "inventory": 525}
+
+
+def test_a_record_that_is_not_an_object_does_not_sink_its_batch(post_event) -> None:
+    letters = dead_letters()
+    r = post_event(pubsub_event({"kind": "shops", "records": [SHOP, "oops"]}))
+    assert r.status_code == 200
+    assert wiring.get_bus().drain(5)
+    assert wiring.get_store().get("shops", "shop-x1") is not None
+    (letter,) = letters
+    assert letter["payload"][0]["index"] == 1 and letter["source_topic"] == "ingest"
+
+
+def test_a_batch_the_store_refuses_is_dead_lettered_not_retried(
+    monkeypatch: pytest.MonkeyPatch, post_event
+) -> None:
+    class RefusingStore(SqliteStore):
+        def transaction(self, fn):  # type: ignore[no-untyped-def]
+            raise InvalidDocument("A document is at most 1 MiB; this one is about 2000000 bytes.")
+
+    monkeypatch.setitem(wiring._instances, "store", RefusingStore())
+    letters = dead_letters()
+    assert post_event(pubsub_event({"kind": "shops", "records": [SHOP]})).status_code == 200
+    assert wiring.get_bus().drain(5)
+    assert "The store refused the batch" in letters[0]["reason"]
+
+
+def test_bad_records_are_dead_lettered_once_even_when_the_upsert_is_retried(
+    monkeypatch: pytest.MonkeyPatch, post_event
+) -> None:
+    class OnceDownStore(SqliteStore):
+        down = True
+
+        def transaction(self, fn):  # type: ignore[no-untyped-def]
+            if OnceDownStore.down:
+                OnceDownStore.down = False
+                raise StoreUnavailable("reset")
+            return super().transaction(fn)
+
+    monkeypatch.setitem(wiring._instances, "store", OnceDownStore())
+    letters = dead_letters()
+    event = pubsub_event({"kind": "shops", "records": [SHOP, {"id": "bad"}]})
+    assert post_event(event).status_code == 500
+    assert post_event(event).status_code == 200
+    assert wiring.get_bus().drain(5)
+    assert len(letters) == 1

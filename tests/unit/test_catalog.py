@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from shared import catalog
 from shared.catalog_files import batches, catalog_files, kind_of, read_jsonl
 from shared.store.sqlite_store import SqliteStore
 
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PRODUCT = {
     "id": "cof-1",
     "kind": "coffee",
@@ -41,11 +43,11 @@ def test_ids_and_hashes_are_deterministic() -> None:
 def test_upsert_writes_changes_only_and_moves_the_version() -> None:
     store = SqliteStore()
     (p,), _ = catalog.validate_records("products", [PRODUCT])
-    assert catalog.upsert(store, "products", [p]).written == 1
-    assert catalog.upsert(store, "products", [p]).unchanged == 1
+    assert catalog.upsert(store, "products", [p], T0).written == 1
+    assert catalog.upsert(store, "products", [p], T0).unchanged == 1
     assert catalog.read_catalog_meta(store) == catalog.CatalogMeta(1, {"products": 1})
     (p2,), _ = catalog.validate_records("products", [{**PRODUCT, "price": 14}])
-    assert catalog.upsert(store, "products", [p2]).written == 1
+    assert catalog.upsert(store, "products", [p2], T0 + timedelta(seconds=1)).written == 1
     assert catalog.read_catalog_meta(store) == catalog.CatalogMeta(2, {"products": 1})
     assert store.get("products", "cof-1")["price"] == 14
 
@@ -53,7 +55,7 @@ def test_upsert_writes_changes_only_and_moves_the_version() -> None:
 def test_duplicate_ids_in_one_batch_keep_the_last() -> None:
     store = SqliteStore()
     good, _ = catalog.validate_records("products", [PRODUCT, {**PRODUCT, "name": "Second"}])
-    assert catalog.upsert(store, "products", good).written == 1
+    assert catalog.upsert(store, "products", good, T0).written == 1
     assert store.get("products", "cof-1")["name"] == "Second"
 
 
@@ -85,3 +87,57 @@ def test_catalog_files_put_inventory_last(tmp_path: Path) -> None:
         "shops.jsonl",
         "inventory.jsonl",
     ]
+
+
+def test_an_older_message_never_overwrites_a_newer_one() -> None:
+    store = SqliteStore()
+    (new,), _ = catalog.validate_records("products", [{**PRODUCT, "price": 2}])
+    (old,), _ = catalog.validate_records("products", [{**PRODUCT, "price": 1}])
+    catalog.upsert(store, "products", [new], T0 + timedelta(minutes=5))
+    late = catalog.upsert(store, "products", [old], T0)  # redelivered after the newer one
+    assert (late.written, late.stale) == (0, 1)
+    assert store.get("products", "cof-1")["price"] == 2
+
+
+def test_an_unchanged_record_still_records_the_newer_message() -> None:
+    store = SqliteStore()
+    (p1,), _ = catalog.validate_records("products", [{**PRODUCT, "price": 1}])
+    (p2,), _ = catalog.validate_records("products", [{**PRODUCT, "price": 2}])
+    catalog.upsert(store, "products", [p1], T0)
+    assert catalog.upsert(store, "products", [p1], T0 + timedelta(minutes=10)).unchanged == 1
+    # A message published between the two must not win over the later one that said price 1.
+    assert catalog.upsert(store, "products", [p2], T0 + timedelta(minutes=5)).stale == 1
+    assert store.get("products", "cof-1")["price"] == 1
+    assert catalog.read_catalog_meta(store).version == 1
+
+
+@pytest.mark.parametrize(
+    ("attributes", "problem"),
+    [
+        ({"grid": [[1, 2]]}, "attributes.grid"),
+        ({"": 1}, "attributes"),
+        ({"big": 2**64}, "attributes: Value error, integers must fit"),
+        ({"deep": {"a": {"b": 1}}}, "attributes.deep"),
+        ({"n": float("nan")}, "attributes.n"),
+        ({f"k{i}": i for i in range(51)}, "attributes"),
+    ],
+)
+def test_attributes_are_bounded_to_what_the_store_and_a_prompt_carry(
+    attributes: dict, problem: str
+) -> None:
+    good, bad = catalog.validate_records("products", [{**PRODUCT, "attributes": attributes}])
+    assert good == [] and bad[0].reason.startswith(problem)
+
+
+def test_attributes_take_scalars_lists_and_flat_maps() -> None:
+    attributes = {"notes": ["plum", "cocoa"], "decaf": True, "grams": 250, "ratio": 1.5,
+                  "origin": {"country": "Kenya", "altitude_m": 1800}, "region": None}
+    good, bad = catalog.validate_records("products", [{**PRODUCT, "attributes": attributes}])
+    assert bad == [] and good[0].attributes == attributes  # type: ignore[attr-defined]
+
+
+def test_ids_cannot_make_inventory_ids_collide() -> None:
+    _, bad = catalog.validate_records(
+        "inventory", [{"shop_id": "a_b", "product_id": "c", "quantity": 1}]
+    )
+    assert bad[0].reason.startswith("shop_id")

@@ -7,6 +7,7 @@ import pytest
 from pydantic import Field
 
 from shared import errors
+from shared.store.base import StoreError, StoreUnavailable
 from shared.httpapi import Inbound, Route, Router, json_response, parse_body
 from shared.logs import JsonFormatter, log_context, parse_trace_header
 
@@ -24,7 +25,15 @@ def _item(request: flask.Request, item_id: str) -> flask.Response:
 
 
 def _boom(request: flask.Request) -> flask.Response:
-    raise RuntimeError("secret internals at /srv/db password=hunter2")
+    raise RuntimeError("internal detail: /srv/db/table-7")
+
+
+def _store_rejected(request: flask.Request) -> flask.Response:
+    raise StoreError("Firestore rejected the request: projects/prod-123/databases/users/alice")
+
+
+def _store_down(request: flask.Request) -> flask.Response:
+    raise StoreUnavailable("Firestore is unavailable: DeadlineExceeded at 10.1.2.3")
 
 
 def _busy(request: flask.Request) -> flask.Response:
@@ -38,6 +47,8 @@ ROUTER = Router(
         (Route("GET", "/items/{item_id}"), _item),
         (Route("GET", "/boom"), _boom),
         (Route("GET", "/busy"), _busy),
+        (Route("GET", "/store-rejected"), _store_rejected),
+        (Route("GET", "/store-down"), _store_down),
     ],
 )
 app = flask.Flask("t")
@@ -67,6 +78,9 @@ def test_a_valid_body_is_parsed() -> None:
         ({"json": {"message": "hi", "admin": True}}, 400, "invalid_request"),
         ({"json": ["message"]}, 400, "invalid_request"),
         ({"json": {"message": "x" * 20_000}}, 413, "payload_too_large"),
+        ({"data": "[" * 5000, "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": "9" * 5000, "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": b"\xff\xfe{}", "content_type": "application/json"}, 400, "invalid_json"),
     ],
 )
 def test_bad_bodies_get_a_clear_4xx(kwargs: dict, status: int, code: str) -> None:
@@ -113,7 +127,26 @@ def test_unknown_errors_are_a_generic_500(caplog: pytest.LogCaptureFixture) -> N
     assert body(r) == {
         "error": {"code": "internal", "message": "Something went wrong on our side."}
     }
-    assert "hunter2" in caplog.text  # the details go to the log, not to the caller
+    assert "/srv/db/table-7" in caplog.text  # the details go to the log, not to the caller
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code", "secret"),
+    [
+        ("/store-rejected", 500, "internal", "prod-123"),
+        ("/store-down", 503, "unavailable", "10.1.2.3"),
+    ],
+)
+def test_server_side_app_errors_never_show_their_details(
+    path: str, status: int, code: str, secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        r = call("GET", path)
+    assert r.status_code == status and body(r)["error"]["code"] == code
+    assert secret not in r.get_data(as_text=True)
+    assert secret in caplog.text
+    if status == 503:
+        assert r.headers["Retry-After"] == "5"
 
 
 def test_rate_limited_carries_retry_after() -> None:

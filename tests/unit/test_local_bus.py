@@ -104,3 +104,45 @@ def test_publishing_after_close_fails() -> None:
     b.close()
     with pytest.raises(RuntimeError):
         b.publish("t", {})
+
+
+def test_close_lets_deliveries_finish_first() -> None:
+    b = LocalBus(max_attempts=2, backoff_s=0.01)
+    got: list[str] = []
+    b.subscribe("t", lambda e: got.append(e["id"]))
+    ids = [b.publish("t", {"n": n}) for n in range(50)]
+    b.close()
+    assert sorted(got) == sorted(ids)
+
+
+def test_close_says_what_it_drops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    b = LocalBus(max_attempts=5, backoff_s=30)  # the retry waits far longer than close does
+
+    def fail(event: CloudEvent) -> None:
+        raise ConnectionError("down")
+
+    b.subscribe("t", fail)
+    b.publish("t", {"x": 1})
+    with caplog.at_level("WARNING"):
+        b.close(drain_timeout_s=0.3)
+    assert "1 deliveries not done" in caplog.text
+
+
+def test_a_dead_letter_during_close_is_kept_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    b = LocalBus(max_attempts=1, backoff_s=0)
+    release = threading.Event()
+
+    def slow_fail(event: CloudEvent) -> None:
+        release.wait(5)
+        raise ValueError("bad")
+
+    b.subscribe("t", slow_fail)
+    b.publish("t", {"x": 1})
+    closer = threading.Thread(target=b.close, kwargs={"drain_timeout_s": 0.1})
+    closer.start()
+    closer.join(2)
+    release.set()
+    b._pool.shutdown(wait=True)  # type: ignore[union-attr]
+    assert len(b.dead_letters) == 1
