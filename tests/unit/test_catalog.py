@@ -130,8 +130,14 @@ def test_attributes_are_bounded_to_what_the_store_and_a_prompt_carry(
 
 
 def test_attributes_take_scalars_lists_and_flat_maps() -> None:
-    attributes = {"notes": ["plum", "cocoa"], "decaf": True, "grams": 250, "ratio": 1.5,
-                  "origin": {"country": "Kenya", "altitude_m": 1800}, "region": None}
+    attributes = {
+        "notes": ["plum", "cocoa"],
+        "decaf": True,
+        "grams": 250,
+        "ratio": 1.5,
+        "origin": {"country": "Kenya", "altitude_m": 1800},
+        "region": None,
+    }
     good, bad = catalog.validate_records("products", [{**PRODUCT, "attributes": attributes}])
     assert bad == [] and good[0].attributes == attributes  # type: ignore[attr-defined]
 

@@ -7,9 +7,9 @@ import pytest
 from pydantic import Field
 
 from shared import errors
-from shared.store.base import StoreError, StoreUnavailable
 from shared.httpapi import Inbound, Route, Router, json_response, parse_body
 from shared.logs import JsonFormatter, log_context, parse_trace_header
+from shared.store.base import StoreError, StoreUnavailable
 
 
 class Echo(Inbound):
