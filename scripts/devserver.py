@@ -77,16 +77,14 @@ def main() -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # each function logs its requests
+    directory = Path(settings.catalog)
+    if not directory.is_dir():
+        print(f"CATALOG={settings.catalog} is not a directory", file=sys.stderr)
+        return 2
     app = build_app()
     server = make_server(settings.host, settings.port, app, threaded=True)
-    catalog = settings.catalog
-    if catalog:
-        directory = Path(catalog)
-        if not directory.is_dir():
-            print(f"CATALOG={catalog} is not a directory", file=sys.stderr)
-            return 2
-        print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)
-        threading.Thread(target=load_catalog, args=(directory,), daemon=True).start()
+    print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)
+    threading.Thread(target=load_catalog, args=(directory,), daemon=True).start()
     url = f"http://{settings.host}:{server.server_port}/"
     print(f"Cymbal assistant running at {url}  (chat: {url}chat/, Ctrl-C to stop)", flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C

@@ -5,7 +5,8 @@ Usage: python -m scripts.emulator -- <command ...>
 Each emulator whose variable (FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST) is already set, or
 that gcloud does not have, is left out; the command runs either way (the emulator-only tests
 then say why they did not run). The emulators start side by side, each in its own process
-group, and are stopped when the command ends, fails or is interrupted.
+group, and are stopped when the command ends, fails or is interrupted. With
+REQUIRE_EMULATORS=1 (CI), a missing emulator is an error instead.
 """
 
 from __future__ import annotations
@@ -172,6 +173,13 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit_on_signal)
     wanted = [e for e in EMULATORS if not os.environ.get(e.env_var) and _installed(e)]
+    missing = [e.name for e in EMULATORS if not os.environ.get(e.env_var) and e not in wanted]
+    if missing and os.environ.get("REQUIRE_EMULATORS") == "1":
+        print(
+            f"REQUIRE_EMULATORS=1 but gcloud has no {' or '.join(missing)} emulator",
+            file=sys.stderr,
+        )
+        return 1
     started: list[Started] = []
     try:
         for emulator, port in zip(wanted, _free_ports(len(wanted)), strict=True):

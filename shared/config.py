@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     # --- local stack and logs
     port: int = Field(8080, ge=1, le=65535, description="Port of the local stack.")
     host: str = Field("127.0.0.1", description="Address the local stack listens on.")
-    catalog: str = Field("", description="Local stack: a catalog directory to ingest at start.")
+    catalog: str = Field(
+        "data/catalog", description="Local stack: the catalog directory it ingests at start."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     local_dir: str = Field(".local", description="Where the embedded adapters keep their data.")
 
@@ -48,15 +50,33 @@ class Settings(BaseSettings):
     )
 
     # --- HTTP
-    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://localhost:8080", "http://127.0.0.1:8080"],
-        description="Comma-separated origins a browser may call from.",
+    cors_allowed_origins: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Comma-separated origins a browser may call from; unset: the local stack's.",
     )
     max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
     rate_limit_per_minute: int = Field(100, ge=1, le=100_000)
 
     # --- models
     gemini_api_key: SecretStr | None = None
+
+    # --- set by Cloud Run on a deployed function
+    k_service: str | None = Field(None, description="The deployed service's name (Cloud Run).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.processed_marker_ttl_s < self.max_event_age_s:
+            raise ValueError("PROCESSED_MARKER_TTL_S must be at least MAX_EVENT_AGE_S.")
+        if (
+            self.k_service
+            and not self.google_cloud_project
+            and (self.store_backend == "auto" or self.bus_backend == "auto")
+        ):
+            raise ValueError(
+                "A deployed function needs GOOGLE_CLOUD_PROJECT: without it, it would keep its "
+                "data in a local file and drop its events."
+            )
+        return self
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
@@ -79,6 +99,13 @@ class Settings(BaseSettings):
         if self.bus_backend != "auto":
             return self.bus_backend
         return "pubsub" if (self.google_cloud_project or self.pubsub_emulator_host) else "local"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """The CORS allowlist: as configured, or the local stack's own origin."""
+        if self.cors_allowed_origins is not None:
+            return self.cors_allowed_origins
+        return [f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"]
 
     @property
     def sqlite_file(self) -> str:

@@ -149,7 +149,7 @@ def parse_body(request: flask.Request, model: type[M]) -> M:
 def check_origin(request: flask.Request) -> None:
     """Browsers on origins outside the allowlist are refused; callers without Origin pass."""
     origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/") not in get_settings().cors_allowed_origins:
+    if origin and origin.rstrip("/") not in get_settings().allowed_origins:
         raise errors.Forbidden(f"Origin {origin[:100]} is not allowed.")
 
 
@@ -163,7 +163,7 @@ def preflight(allowed: list[str]) -> flask.Response:
 
 def _add_cors(request: flask.Request, response: flask.Response) -> None:
     origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/") in get_settings().cors_allowed_origins:
+    if origin and origin.rstrip("/") in get_settings().allowed_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-Id"
         response.vary.add("Origin")

@@ -20,6 +20,9 @@ _ISOLATED = (
     "BUS_BACKEND",
     "FUNCTION_TARGET",
     "FUNCTION_SIGNATURE_TYPE",
+    "K_SERVICE",
+    "PORT",
+    "CORS_ALLOWED_ORIGINS",
 )
 
 # Captured before any isolation: the emulator tests opt back in to it explicitly.

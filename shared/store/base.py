@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from shared.errors import AppError, ServiceUnavailable
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 T = TypeVar("T")
+Clock = Callable[[], datetime]
 
 MAX_VECTOR_DIMENSIONS = 2048  # Firestore's limit on a vector value and its index.
 MAX_NEAREST_LIMIT = 1000  # Firestore's limit on find_nearest's k.
@@ -217,3 +218,19 @@ def is_expired(data: Mapping[str, Any], now: datetime) -> bool:
     """A document whose `expires_at` has passed is gone, whatever the TTL sweeper has done."""
     expires = data.get(EXPIRES_AT)
     return isinstance(expires, datetime) and expires <= now
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_if_absent(store: Store, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
+    """`Store.create` for every adapter: an expired document counts as absent."""
+
+    def attempt(txn: Transaction) -> bool:
+        if txn.get(collection, doc_id) is not None:
+            return False
+        txn.set(collection, doc_id, data)
+        return True
+
+    return store.transaction(attempt)

@@ -2,109 +2,50 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
-from google.cloud.firestore_v1.base_vector_query import DistanceMeasure as FsMeasure
 from google.cloud.firestore_v1.vector import Vector
 
 from shared.store import rules
 from shared.store.base import (
     MAX_NEAREST_LIMIT,
     MODEL_SUFFIX,
+    Clock,
     DistanceMeasure,
     Document,
     Embedding,
     Filter,
     Hit,
-    Increment,
     Order,
     ReadAfterWriteError,
-    StoreError,
-    StoreUnavailable,
+    T,
     TransactionFailed,
     VectorMismatchError,
     Write,
+    create_if_absent,
     is_expired,
+    utc_now,
 )
 from shared.store.batching import chunk_writes
+from shared.store.firestore_codec import (
+    MEASURES,
+    OPS,
+    decode,
+    encode,
+    encode_value,
+    translated_errors,
+)
 from shared.store.matching import effective_order
 
-T = TypeVar("T")
-Clock = Callable[[], datetime]
-
 DISTANCE_FIELD = "_vector_distance"
-_OPS = {"array-contains": "array_contains"}
-_MEASURES = {
-    DistanceMeasure.EUCLIDEAN: FsMeasure.EUCLIDEAN,
-    DistanceMeasure.COSINE: FsMeasure.COSINE,
-    DistanceMeasure.DOT_PRODUCT: FsMeasure.DOT_PRODUCT,
-}
-_TRANSIENT = (
-    gexc.ServiceUnavailable,
-    gexc.DeadlineExceeded,
-    gexc.InternalServerError,
-    gexc.ResourceExhausted,
-    gexc.Aborted,
-    gexc.Unknown,
-)
 _MISMATCH_TTL_S = 60.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@contextlib.contextmanager
-def translated_errors() -> Iterator[None]:
-    """Transient RPC failures become StoreUnavailable (retry); others a StoreError (a bug)."""
-    try:
-        yield
-    except _TRANSIENT as e:
-        raise StoreUnavailable(f"Firestore is unavailable: {type(e).__name__}") from e
-    except gexc.GoogleAPICallError as e:
-        raise StoreError(f"Firestore rejected the request: {e.message}") from e
-
-
-def encode(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Our values as the client's: Embedding -> Vector + "<field>_model", Increment -> transform."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Embedding):
-            out[key] = Vector(value.values.tolist())
-            out[key + MODEL_SUFFIX] = value.model
-        else:
-            out[key] = _encode_value(value)
-    return out
-
-
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, Increment):
-        return firestore.Increment(value.amount)
-    if isinstance(value, Mapping):
-        return {k: _encode_value(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def decode(data: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(data)
-    for key, value in data.items():
-        model = data.get(key + MODEL_SUFFIX)
-        if isinstance(value, Vector) and isinstance(model, str):
-            out[key] = Embedding(list(value), model)
-            del out[key + MODEL_SUFFIX]
-        elif isinstance(value, Vector):
-            out[key] = list(value)
-    return out
 
 
 class FirestoreStore:
@@ -145,7 +86,7 @@ class FirestoreStore:
         rules.check_limit(limit)
         q: Any = self.client.collection(collection)
         for f in where:
-            q = q.where(filter=FieldFilter(f.field, _OPS.get(f.op, f.op), _encode_value(f.value)))
+            q = q.where(filter=FieldFilter(f.field, OPS.get(f.op, f.op), encode_value(f.value)))
         # Explicit, so that the pages after the first order the same way as the first.
         for o in effective_order(where, order_by):
             q = q.order_by(o.field, direction="DESCENDING" if o.descending else "ASCENDING")
@@ -186,35 +127,40 @@ class FirestoreStore:
             filter=FieldFilter(field + MODEL_SUFFIX, "==", query.model)
         )
         for f in where:
-            q = q.where(filter=FieldFilter(f.field, "==", _encode_value(f.value)))
+            q = q.where(filter=FieldFilter(f.field, "==", encode_value(f.value)))
+        search = functools.partial(
+            q.find_nearest,
+            vector_field=field,
+            query_vector=Vector(query.values.tolist()),
+            distance_measure=MEASURES[measure],
+            distance_result_field=DISTANCE_FIELD,
+            distance_threshold=threshold,
+        )
         limit = k
         while True:
-            vq = q.find_nearest(
-                vector_field=field,
-                query_vector=Vector(query.values.tolist()),
-                limit=limit,
-                distance_measure=_MEASURES[measure],
-                distance_result_field=DISTANCE_FIELD,
-                distance_threshold=threshold,
-            )
-            with translated_errors():
-                snaps = vq.get(timeout=self._timeout)
-            now = self._clock()
-            hits = []
-            for snap in snaps:
-                raw = snap.to_dict() or {}
-                distance = float(raw.pop(DISTANCE_FIELD))
-                data = decode(raw)
-                if not is_expired(data, now):
-                    hits.append(Hit(snap.id, data, distance))
-            if len(hits) >= k or len(snaps) < limit or limit == MAX_NEAREST_LIMIT:
+            found, hits = self._live_hits(search(limit=limit))
+            if len(hits) >= k or found < limit or limit == MAX_NEAREST_LIMIT:
                 break
             # Expired documents the sweeper has not removed yet took places: ask for as many
             # more as they took, until k are found or the candidates run out.
-            limit = min(MAX_NEAREST_LIMIT, k + len(snaps) - len(hits))
-        if not snaps:
+            limit = min(MAX_NEAREST_LIMIT, k + found - len(hits))
+        if not found:
             self._check_model(collection, field, query)
         return hits[:k]
+
+    def _live_hits(self, vector_query: Any) -> tuple[int, list[Hit]]:
+        """How many documents the search returned, and those not expired as hits."""
+        with translated_errors():
+            snaps = vector_query.get(timeout=self._timeout)
+        now = self._clock()
+        hits = []
+        for snap in snaps:
+            raw = snap.to_dict() or {}
+            distance = float(raw.pop(DISTANCE_FIELD))
+            data = decode(raw)
+            if not is_expired(data, now):
+                hits.append(Hit(snap.id, data, distance))
+        return len(snaps), hits
 
     def ping(self) -> None:
         with translated_errors():
@@ -238,14 +184,7 @@ class FirestoreStore:
 
     def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
         """Write only if absent (an expired document counts as absent); True if written."""
-
-        def attempt(txn: _FsTxn) -> bool:
-            if txn.get(collection, doc_id) is not None:
-                return False
-            txn.set(collection, doc_id, data)
-            return True
-
-        return self.transaction(attempt)
+        return create_if_absent(self, collection, doc_id, data)
 
     def write_batch(self, writes: Iterable[Write]) -> int:
         """Commits of at most 500 writes; each commit is atomic, the whole is not."""

@@ -151,11 +151,6 @@ def apply_merge(current: dict[str, Any], update: Mapping[str, Any]) -> dict[str,
     return merged
 
 
-def resolve_increments(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain set() with Increment values: each starts from zero."""
-    return apply_merge({}, data)
-
-
 def add(current: Any, amount: int | float) -> int | float:
     if isinstance(current, bool) or not isinstance(current, int | float):
         current = 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from shared.store import codec, rules
 from shared.store.base import (
     EXPIRES_AT,
     MODEL_SUFFIX,
+    Clock,
     DistanceMeasure,
     Document,
     Embedding,
@@ -22,15 +23,15 @@ from shared.store.base import (
     Hit,
     Order,
     ReadAfterWriteError,
+    T,
     Write,
+    create_if_absent,
     is_expired,
+    utc_now,
 )
 from shared.store.batching import chunk_writes
 from shared.store.matching import matches, run_query
 from shared.store.vector_index import VectorIndex, attach_vectors
-
-T = TypeVar("T")
-Clock = Callable[[], datetime]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -43,10 +44,6 @@ CREATE TABLE IF NOT EXISTS vector_versions (
   collection TEXT NOT NULL, field TEXT NOT NULL, version INTEGER NOT NULL,
   PRIMARY KEY (collection, field)) WITHOUT ROWID;
 """
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SqliteStore:
@@ -147,14 +144,7 @@ class SqliteStore:
 
     def create(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> bool:
         """Write only if absent (an expired document counts as absent); True if written."""
-
-        def attempt(txn: _Txn) -> bool:
-            if txn.get(collection, doc_id) is not None:
-                return False
-            txn.set(collection, doc_id, data)
-            return True
-
-        return self.transaction(attempt)
+        return create_if_absent(self, collection, doc_id, data)
 
     def write_batch(self, writes: Iterable[Write]) -> int:
         """Apply writes in chunks of at most 500, each chunk atomically."""

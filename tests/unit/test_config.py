@@ -31,7 +31,27 @@ def test_explicit_backend_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_origins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
-    assert Settings().cors_allowed_origins == ["https://a.example", "https://b.example"]
+    assert Settings().allowed_origins == ["https://a.example", "https://b.example"]
+
+
+def test_the_default_origin_is_the_local_stack_on_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9000")
+    assert Settings().allowed_origins == ["http://localhost:9000", "http://127.0.0.1:9000"]
+
+
+def test_a_deployed_function_without_a_project_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K_SERVICE", "chat")
+    with pytest.raises(ValidationError, match="GOOGLE_CLOUD_PROJECT"):
+        Settings()
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    assert Settings().store_kind == "firestore"
+
+
+def test_dedupe_markers_outlive_the_events_they_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_EVENT_AGE_S", "90000")
+    monkeypatch.setenv("PROCESSED_MARKER_TTL_S", "3600")
+    with pytest.raises(ValidationError, match="PROCESSED_MARKER_TTL_S"):
+        Settings()
 
 
 def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
