@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("store_nearest", "cold_import")
+BENCHMARKS = ("store_nearest", "cold_import", "embedder", "model_faults")
 
 
 def main(argv: list[str]) -> int:

@@ -57,8 +57,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
     rate_limit_per_minute: int = Field(100, ge=1, le=100_000)
 
-    # --- models
+    # --- models: Gemini API (key), Vertex AI (project + location, ADC), or offline
+    genai_backend: Literal["auto", "gemini", "vertex", "offline"] = "auto"
     gemini_api_key: SecretStr | None = None
+    google_cloud_location: str = Field("us-central1", description="Vertex AI region.")
+    gemini_base_url: str | None = Field(None, description="Another endpoint (a proxy, a fake).")
+    embedding_model: str = "gemini-embedding-001"
+    embedding_dimensions: int = Field(768, ge=128, le=2048, description="Firestore allows 2048.")
+    generation_model: str = "gemini-3.5-flash"
+    max_output_tokens: int = Field(1024, ge=16, le=8192)
+    temperature: float = Field(0.3, ge=0, le=2)
+    model_timeout_s: float = Field(20.0, gt=0, le=300, description="Each model call's timeout.")
+    model_attempts: int = Field(3, ge=1, le=10, description="Tries of a transient failure.")
+    model_retry_budget_s: float = Field(5.0, ge=0, le=60, description="Total waiting on retries.")
+    breaker_failures: int = Field(5, ge=1, le=100, description="Failures in a row that open it.")
+    breaker_cooldown_s: float = Field(
+        30.0, gt=0, le=3600, description="Open this long, then probe."
+    )
 
     # --- set by Cloud Run on a deployed function
     k_service: str | None = Field(None, description="The deployed service's name (Cloud Run).")
@@ -76,6 +91,13 @@ class Settings(BaseSettings):
                 "A deployed function needs GOOGLE_CLOUD_PROJECT: without it, it would keep its "
                 "data in a local file and drop its events."
             )
+        if self.k_service and self.genai_kind == "offline" and self.genai_backend == "auto":
+            raise ValueError(
+                "A deployed function needs GEMINI_API_KEY or GENAI_BACKEND=vertex: the offline "
+                "models are not shipped with it."
+            )
+        if self.genai_kind == "vertex" and not self.google_cloud_project:
+            raise ValueError("GENAI_BACKEND=vertex needs GOOGLE_CLOUD_PROJECT.")
         return self
 
     @field_validator("cors_allowed_origins", mode="before")
@@ -99,6 +121,13 @@ class Settings(BaseSettings):
         if self.bus_backend != "auto":
             return self.bus_backend
         return "pubsub" if (self.google_cloud_project or self.pubsub_emulator_host) else "local"
+
+    @property
+    def genai_kind(self) -> Literal["gemini", "vertex", "offline"]:
+        """Gemini when a key is set (or asked for), else the offline models."""
+        if self.genai_backend != "auto":
+            return self.genai_backend
+        return "gemini" if self.gemini_api_key else "offline"
 
     @property
     def allowed_origins(self) -> list[str]:

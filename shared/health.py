@@ -9,6 +9,7 @@ from typing import Any
 
 from shared import wiring
 from shared.catalog import read_catalog_meta
+from shared.config import get_settings
 
 log = logging.getLogger("shared.health")
 Check = Callable[[], Mapping[str, Any]]
@@ -45,6 +46,31 @@ def catalog_check() -> dict[str, Any]:
     if meta is None:
         return {"version": 0, "counts": {}}
     return {"version": meta.version, "counts": meta.counts}
+
+
+def model_checks() -> dict[str, Check]:
+    """Which models answer, and their circuits; building nothing that is not built yet."""
+    settings = get_settings()
+    offline = settings.genai_kind == "offline"
+
+    def embedder() -> dict[str, Any]:
+        model = (
+            "all-MiniLM-L6-v2-int8@384"
+            if offline
+            else (f"{settings.embedding_model}@{settings.embedding_dimensions}")
+        )
+        return _model(settings.genai_kind, model, "embedder")
+
+    def generator() -> dict[str, Any]:
+        model = "offline-grounded-writer" if offline else settings.generation_model
+        return _model(settings.genai_kind, model, "generator")
+
+    return {"embedder": embedder, "generator": generator}
+
+
+def _model(kind: str, model: str, breaker: str) -> dict[str, Any]:
+    circuit = wiring.get_breaker(breaker).snapshot()
+    return {"ok": circuit["state"] != "open", "kind": kind, "model": model, "circuit": circuit}
 
 
 def basic_checks() -> dict[str, Check]:

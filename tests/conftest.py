@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -23,10 +24,44 @@ _ISOLATED = (
     "K_SERVICE",
     "PORT",
     "CORS_ALLOWED_ORIGINS",
+    "GENAI_BACKEND",
+    "GEMINI_BASE_URL",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GEMINI_BASE_URL",
 )
 
 # Captured before any isolation: the emulator tests opt back in to it explicitly.
 FIRESTORE_EMULATOR_HOST = os.environ.get("FIRESTORE_EMULATOR_HOST")
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        return str(address[0]).startswith(_LOOPBACK)
+    return True  # Unix sockets and the like stay on this machine
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to this machine only: a Python socket to anywhere else fails loudly.
+    (gRPC's C core opens its own sockets; the emulator tests point it at loopback.)"""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guard(address: object) -> None:
+        if not _is_local(address):
+            raise OSError(f"test tried to reach {address!r}: tests stay on this machine")
+
+    def connect(self: socket.socket, address: object) -> None:
+        guard(address)
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        guard(address)
+        return real_connect_ex(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 @pytest.fixture(autouse=True)

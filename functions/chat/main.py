@@ -8,7 +8,8 @@ from shared.httpapi import Route, Router, json_response
 
 
 def _health(request: flask.Request) -> flask.Response:
-    return json_response(health.report({**health.basic_checks(), "catalog": health.catalog_check}))
+    checks = {**health.basic_checks(), **health.model_checks(), "catalog": health.catalog_check}
+    return json_response(health.report(checks))
 
 
 _router = Router("chat", [(Route("GET", "/health"), _health)])

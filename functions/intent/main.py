@@ -8,7 +8,7 @@ from shared.httpapi import Route, Router, json_response
 
 
 def _health(request: flask.Request) -> flask.Response:
-    return json_response(health.report(health.basic_checks()))
+    return json_response(health.report({**health.basic_checks(), **health.model_checks()}))
 
 
 _router = Router("intent", [(Route("GET", "/health"), _health)])

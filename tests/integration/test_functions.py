@@ -222,3 +222,19 @@ def test_bad_records_are_dead_lettered_once_even_when_the_upsert_is_retried(
     assert post_event(event).status_code == 200
     assert wiring.get_bus().drain(5)
     assert len(letters) == 1
+
+
+def test_chat_health_names_the_models_and_their_circuits() -> None:
+    checks = function_client("chat").get("/health").get_json()["checks"]
+    assert checks["embedder"]["model"] == "all-MiniLM-L6-v2-int8@384"
+    assert checks["generator"]["model"] == "offline-grounded-writer"
+    assert checks["generator"]["circuit"] == {"state": "closed", "consecutive_failures": 0}
+
+
+def test_an_open_circuit_makes_health_degraded() -> None:
+    breaker = wiring.get_breaker("generator")
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
+    report = function_client("chat").get("/health").get_json()
+    assert report["status"] == "degraded"
+    assert report["checks"]["generator"]["circuit"]["state"] == "open"

@@ -44,7 +44,21 @@ def test_a_deployed_function_without_a_project_fails_fast(monkeypatch: pytest.Mo
     with pytest.raises(ValidationError, match="GOOGLE_CLOUD_PROJECT"):
         Settings()
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
-    assert Settings().store_kind == "firestore"
+    with pytest.raises(ValidationError, match="GEMINI_API_KEY or GENAI_BACKEND=vertex"):
+        Settings()
+    monkeypatch.setenv("GENAI_BACKEND", "vertex")
+    assert (Settings().store_kind, Settings().genai_kind) == ("firestore", "vertex")
+
+
+def test_models_are_offline_without_a_key_and_gemini_with_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().genai_kind == "offline"
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    assert Settings().genai_kind == "gemini"
+    monkeypatch.setenv("GENAI_BACKEND", "vertex")
+    with pytest.raises(ValidationError, match="needs GOOGLE_CLOUD_PROJECT"):
+        Settings()
 
 
 def test_dedupe_markers_outlive_the_events_they_guard(monkeypatch: pytest.MonkeyPatch) -> None:

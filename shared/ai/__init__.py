@@ -1,0 +1,1 @@
+"""Models: embeddings and generation, on Gemini or offline, behind two ports."""

@@ -1,0 +1,74 @@
+"""The answer ladder: the model, else a cached answer, else a static one, else an apology."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.ai.ports import ContextDoc, Generator, ModelError, ModelUnavailable, Prompt
+from shared.logs import fields
+
+log = logging.getLogger("shared.ai")
+Fallback = Literal["cache", "static", "apology"]
+APOLOGY = "Sorry, I can't answer that right now. Please try again in a minute."
+_GREETING = "Hello! I can help you choose coffees, drinks and brewing gear, or find a shop."
+
+
+@dataclass
+class Answer:
+    """Chunks to stream, and which rung of the ladder they come from (None: the model)."""
+
+    chunks: Iterator[str]
+    fallback: Fallback | None = None
+
+    @property
+    def cacheable(self) -> bool:
+        """Only a model's answer may be cached: a fallback must never be served as one."""
+        return self.fallback is None
+
+
+def answer(generator: Generator, prompt: Prompt, cached: Callable[[], str | None]) -> Answer:
+    """The model's stream once its first chunk has arrived; a fallback if it never does.
+
+    A failure after the first chunk is the caller's to report: those bytes are sent."""
+    try:
+        chunks = generator.stream(prompt)
+        head = next(chunks, None)
+        if head is None:
+            raise ModelError("the model returned an empty answer")
+        return Answer(itertools.chain([head], chunks))
+    except (ModelUnavailable, ModelError) as e:
+        log.warning("answer falls back", extra=fields(reason=type(e).__name__, detail=str(e)[:200]))
+    try:
+        text = cached()
+    except Exception:  # a fallback must not fail the turn: log it and go one rung down
+        log.exception("cached answer lookup failed")
+        text = None
+    if text:
+        return Answer(iter([text]), "cache")
+    static = static_answer(prompt)
+    if static:
+        return Answer(iter([static]), "static")
+    return Answer(iter([APOLOGY]), "apology")
+
+
+def static_answer(prompt: Prompt) -> str | None:
+    """Written without a model from the retrieved documents alone; None when there are none."""
+    if prompt.intent == "GENERAL_CONVERSATION":
+        return _GREETING
+    if not prompt.context:
+        return None
+    lines = [_line(doc) for doc in prompt.context[:5]]
+    return "I can't write a full answer right now, but this is what matched:\n" + "\n".join(lines)
+
+
+def _line(doc: ContextDoc) -> str:
+    f = doc.fields
+    if doc.kind == "product" and isinstance(f.get("price"), int | float):
+        return f"- {doc.name}: ${f['price']:.2f}"
+    if doc.kind == "shop" and f.get("address"):
+        return f"- {doc.name}: {f['address']}"
+    return f"- {doc.name}"

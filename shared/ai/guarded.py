@@ -1,0 +1,48 @@
+"""The ports again, with every call under the retry policy and its dependency's breaker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from shared.ai.ports import Embedder, Generator, Prompt, Task
+from shared.ai.resilience import (
+    CircuitBreaker,
+    RetryPolicy,
+    call_with_retries,
+    stream_with_retries,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class GuardedEmbedder:
+    def __init__(self, inner: Embedder, policy: RetryPolicy, breaker: CircuitBreaker) -> None:
+        self.inner, self.policy, self.breaker = inner, policy, breaker
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+
+    def embed(self, texts: Sequence[str], task: Task) -> np.ndarray:
+        return call_with_retries(lambda: self.inner.embed(texts, task), self.policy, self.breaker)
+
+
+class GuardedGenerator:
+    def __init__(self, inner: Generator, policy: RetryPolicy, breaker: CircuitBreaker) -> None:
+        self.inner, self.policy, self.breaker = inner, policy, breaker
+        self.model_id = inner.model_id
+        self.can_classify = inner.can_classify
+
+    def generate(self, prompt: Prompt) -> str:
+        return call_with_retries(lambda: self.inner.generate(prompt), self.policy, self.breaker)
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """Retried until the first chunk, never after it."""
+        return stream_with_retries(
+            lambda: iter(self.inner.stream(prompt)), self.policy, self.breaker
+        )
+
+    def classify(self, text: str, labels: Sequence[str]) -> str:
+        return call_with_retries(
+            lambda: self.inner.classify(text, labels), self.policy, self.breaker
+        )

@@ -1,0 +1,229 @@
+"""The offline writer's pieces: words, prices, product facts, shop hours and document passages."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.ai.ports import ContextDoc
+
+MAX_ITEMS = 5  # products or shops listed in one answer, in the caller's ranking
+MAX_QUERY = 2000  # characters of the user's text that are read at all
+_MAX_SENTENCE = 240
+_WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+# fmt: off
+_STOP = frozenset({
+    "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "by", "can", "could", "do",
+    "does", "for", "from", "get", "got", "have", "how", "i", "if", "in", "is", "it", "its", "me",
+    "my", "of", "on", "one", "or", "our", "should", "so", "that", "the", "their", "them", "there",
+    "these", "they", "this", "to", "us", "was", "we", "what", "when", "where", "which", "who",
+    "will", "with", "would", "you", "your",
+    # Words nearly every question here has: they would pick sentences, not tell them apart.
+    "all", "anything", "best", "buy", "coffee", "coffees", "find", "good", "like", "looking",
+    "need", "option", "options", "please", "recommend", "show", "some", "something", "suggest",
+    "tell", "want",
+})
+# fmt: on
+# The day words a question may use, with the label we say back and the hours key they read.
+DAYS: dict[str, tuple[str, str]] = {
+    **{d: (d.capitalize(), "mon_fri") for d in ("monday", "tuesday", "wednesday", "thursday")},
+    "friday": ("Friday", "mon_fri"),
+    "saturday": ("Saturday", "sat_sun"),
+    "sunday": ("Sunday", "sat_sun"),
+    "weekday": ("weekdays", "mon_fri"),
+    "weekend": ("weekends", "sat_sun"),
+}
+
+
+def normalized(text: str) -> str:
+    """Lower-case words joined by single spaces, so phrases match on word boundaries."""
+    return " ".join(_WORD.findall(text[:MAX_QUERY].lower()))
+
+
+def mentions(norm: str, phrases: Sequence[str]) -> bool:
+    """Whether a normalized text contains any of the phrases as whole words."""
+    padded = f" {norm} "
+    return any(f" {phrase} " in padded for phrase in phrases)
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough for "returns" to meet "returned" and "brewing" to meet "brew"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """The stemmed words of a text that carry meaning."""
+    return {_stem(w) for w in normalized(text).split() if w not in _STOP}
+
+
+def sentences(text: str) -> list[str]:
+    """A text cut into its sentences."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def clip(sentence: str, limit: int = _MAX_SENTENCE) -> str:
+    """A sentence shortened on a word boundary when it is too long to quote."""
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def join_words(items: Sequence[str]) -> str:
+    """Items as a phrase: "a", "a and b", "a, b and c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def money(fields: Mapping[str, Any]) -> str | None:
+    """The price as people write it: `$16.50` in dollars, `16.50 EUR` otherwise."""
+    price, currency = fields.get("price"), fields.get("currency") or "USD"
+    if isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(price):
+        return None
+    return f"${price:,.2f}" if currency == "USD" else f"{price:,.2f} {currency}"
+
+
+def attributes(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = fields.get("attributes")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _listed(value: Any) -> str:
+    """An attribute value as words: lists joined, anything else as text."""
+    if isinstance(value, list | tuple):
+        return join_words([str(v) for v in value if v not in (None, "")])
+    return "" if value is None else str(value)
+
+
+def _coffee_facts(attrs: Mapping[str, Any]) -> list[str]:
+    roast, origin = _listed(attrs.get("roast")), _listed(attrs.get("origin"))
+    lead = f"{roast} roast" if roast else ""
+    lead += f"{' ' if lead else ''}from {origin}" if origin else ""
+    facts = [lead] if lead else []
+    if notes := _listed(attrs.get("notes")):
+        facts.append(f"notes of {notes}")
+    if attrs.get("decaf") is True:
+        facts.append("decaf")
+    if isinstance(attrs.get("grams"), int | float) and not isinstance(attrs.get("grams"), bool):
+        facts.append(f"{attrs['grams']:g} g")
+    return facts
+
+
+def _drink_facts(attrs: Mapping[str, Any]) -> list[str]:
+    facts = []
+    if isinstance(attrs.get("hot"), bool):
+        facts.append("hot" if attrs["hot"] else "cold")
+    if milk := _listed(attrs.get("milk")):
+        facts.append("no milk" if milk == "none" else f"{milk} milk")
+    for key, label in (("dairy_free", "dairy free"), ("sweet", "sweet"), ("decaf", "decaf")):
+        if attrs.get(key) is True:
+            facts.append(label)
+    if caffeine := _listed(attrs.get("caffeine")):
+        facts.append("caffeine free" if caffeine == "none" else f"{caffeine} caffeine")
+    return facts
+
+
+def product_facts(fields: Mapping[str, Any]) -> list[str]:
+    """The few facts worth a glance for this kind of product."""
+    attrs, kind = attributes(fields), fields.get("kind")
+    if kind == "coffee":
+        return _coffee_facts(attrs)
+    if kind == "drink":
+        return _drink_facts(attrs)
+    category = _listed(attrs.get("category"))
+    return [category] if category else []
+
+
+def telling_sentence(text: str, known: str, query: set[str]) -> str:
+    """The sentence of `text` that best meets the question, then says most beyond `known`."""
+    seen = content_words(known)
+    best, best_score = "", (-1, -1)
+    for sentence in sentences(text):
+        words = content_words(sentence)
+        score = (len(words & query), len(words - seen))
+        if score > best_score:
+            best, best_score = sentence, score
+    return clip(best)
+
+
+def clock(hour: int, minute: int) -> str:
+    """A time as people say it: 6:30 as "6:30am", 12:00 as "noon", 0:00 or 24:00 as "midnight"."""
+    if minute == 0 and hour % 24 == 0:
+        return "midnight"
+    if minute == 0 and hour == 12:
+        return "noon"
+    suffix = "am" if hour % 24 < 12 else "pm"
+    return f"{hour % 12 or 12}{f':{minute:02d}' if minute else ''}{suffix}"
+
+
+def hours_phrase(value: Any) -> str:
+    """Opening hours as people say them: "06:00-20:00" as "6am to 8pm", or "closed"."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or text.lower() == "closed":
+        return text.lower() or "hours not listed"
+    match = _HOURS.match(text)
+    if not match:
+        return text
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return f"{clock(h1, m1)} to {clock(h2, m2)}"
+
+
+def week_hours(hours: Mapping[str, Any]) -> str:
+    """A shop's week in words: "weekdays 6am to 8pm, weekends closed"."""
+    weekdays, weekends = hours_phrase(hours.get("mon_fri")), hours_phrase(hours.get("sat_sun"))
+    return f"weekdays {weekdays}, weekends {weekends}"
+
+
+def days_asked(norm: str) -> list[tuple[str, str]]:
+    """The days a question names, in the order it names them: (label, hours key)."""
+    asked: list[tuple[str, str]] = []
+    for word in norm.split():
+        day = DAYS.get(word.removesuffix("s"))
+        if day and day not in asked:
+            asked.append(day)
+    return asked
+
+
+def open_on(hours: Mapping[str, Any], label: str, key: str) -> str:
+    """Whether a shop is open on a day, with the hours when it is."""
+    phrase = hours_phrase(hours.get(key))
+    if phrase == "closed":
+        return f"closed on {label}"
+    if phrase == "hours not listed":
+        return f"no hours listed for {label}"
+    return f"open on {label}, {phrase}"
+
+
+def best_passage(documents: Sequence[ContextDoc], query: set[str]) -> tuple[ContextDoc, str, int]:
+    """The document sharing most words with the question, its best passage, and that overlap."""
+    scored = [(len(query & content_words(_whole_text(d))), -i) for i, d in enumerate(documents)]
+    overlap, first = max(scored)
+    doc = documents[-first]
+    return doc, passage(doc, query), overlap
+
+
+def _whole_text(doc: ContextDoc) -> str:
+    return f"{doc.fields.get('title') or doc.name}. {doc.fields.get('text') or ''}"
+
+
+def passage(doc: ContextDoc, query: set[str]) -> str:
+    """The sentence sharing the rarest words with the question, beyond the title's, and the next."""
+    sents = sentences(str(doc.fields.get("text") or ""))
+    words = [content_words(s) for s in sents]
+    focus = query - content_words(str(doc.fields.get("title") or doc.name))
+    if not any(focus & w for w in words):
+        focus = query
+    counts = {word: sum(word in w for w in words) for word in focus}
+    best, best_score = 0, 0.0
+    for i, sentence_words in enumerate(words):
+        score = sum(math.log(1 + len(words) / counts[w]) for w in sentence_words & focus)
+        if score > best_score:
+            best, best_score = i, score
+    return " ".join(clip(s) for s in sents[best : best + 2])

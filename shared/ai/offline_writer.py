@@ -1,0 +1,229 @@
+"""The offline grounded writer: answers composed from the retrieved documents, with no model.
+
+It reads only `prompt.context`, `prompt.intent` and `prompt.user`, and never repeats the user's
+words: every name, price and hour it writes comes from a context document."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from shared.ai import offline_format as fmt
+from shared.ai.ports import ContextDoc, Intent, ModelError, Prompt
+
+_CHUNK_WORDS = 4
+_SHORT_MESSAGE = 6  # words: a greeting this short is small talk even with documents retrieved
+_WORD_START = re.compile(r"(?<=\s)(?=\S)")
+
+_HELP = (
+    "I can help with Cymbal Coffee's coffees, drinks and brewing equipment, and with finding a"
+    " shop and its opening hours. What would you like to know?"
+)
+# fmt: off
+_SMALL_TALK: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("who are you", "what are you", "what can you do", "what do you do", "how can you help",
+         "what can you help", "are you a bot", "are you human", "your name"),
+        "I'm Cymbal Coffee's assistant. I can help you choose a coffee, a drink or some brewing"
+        " equipment, and find a shop with its address and opening hours.",
+    ),
+    (
+        ("how are you", "how s it going", "how is it going", "how are things", "how do you do"),
+        "I'm doing well, thanks for asking! Are you after a coffee, a drink, some brewing gear"
+        " or a shop nearby?",
+    ),
+    (
+        ("thanks", "thank you", "thank", "thx", "cheers", "appreciate it"),
+        "You're welcome! Let me know if there's anything else I can help you find.",
+    ),
+    (
+        ("bye", "goodbye", "good bye", "see you", "see ya", "good night", "farewell"),
+        "Goodbye, and enjoy your coffee!",
+    ),
+    (
+        ("hi", "hello", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon",
+         "good evening"),
+        "Hello! I'm the Cymbal Coffee assistant: ask me about our coffees, drinks, brewing"
+        " equipment, or a shop's address and hours.",
+    ),
+)
+_CHEAP = ("cheapest", "cheaper", "cheap", "least expensive", "lowest price", "lowest cost",
+          "budget", "affordable", "inexpensive")
+_PRICEY = ("most expensive", "priciest", "pricier", "expensive", "premium", "splurge")
+_DECAF = ("decaf", "decaffeinated")
+_CAFFEINE_FREE = ("caffeine free", "no caffeine", "without caffeine", "non caffeinated")
+_DAIRY_FREE = ("dairy free", "non dairy", "nondairy", "no dairy", "without dairy", "vegan",
+               "lactose", "plant based")
+# fmt: on
+_NOTHING: dict[Intent, str] = {
+    "PRODUCT_RAG": (
+        "I couldn't find anything in our catalog that matches that, so I'd rather not guess."
+        " Could you rephrase it? I can help with our coffees, drinks and brewing equipment,"
+        " and with finding a shop and its hours."
+    ),
+    "LOCATION_RAG": (
+        "I couldn't find a shop in our catalog that matches that, so I'd rather not guess."
+        " Could you try a city name or rephrase it? I can also help with our coffees, drinks"
+        " and brewing equipment."
+    ),
+    "GENERAL_CONVERSATION": _HELP,
+}
+
+
+class OfflineWriter:
+    """A Generator with no model: it writes from `prompt.context` alone and ignores `system`."""
+
+    model_id = "offline-grounded-writer"
+    can_classify = False
+
+    def generate(self, prompt: Prompt) -> str:
+        """Small talk, an answer from the context, or a plain "nothing matches"."""
+        norm = fmt.normalized(prompt.user)
+        if prompt.intent == "GENERAL_CONVERSATION":
+            talk = small_talk(norm)
+            if not prompt.context or (talk and len(norm.split()) <= _SHORT_MESSAGE):
+                return talk or _HELP
+        return from_context(prompt.context, norm, prompt.intent) or _NOTHING[prompt.intent]
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """The text of `generate`, a few words at a time, as a model would send it."""
+        words = _WORD_START.split(self.generate(prompt))
+        for start in range(0, len(words), _CHUNK_WORDS):
+            yield "".join(words[start : start + _CHUNK_WORDS])
+
+    def classify(self, text: str, labels: Sequence[str]) -> str:
+        raise ModelError("classification needs a model")
+
+
+def small_talk(norm: str) -> str | None:
+    """The reply to a greeting, thanks, goodbye or a question about the assistant, if any."""
+    for phrases, reply in _SMALL_TALK:
+        if fmt.mentions(norm, phrases):
+            return reply
+    return None
+
+
+def from_context(context: Sequence[ContextDoc], norm: str, intent: Intent) -> str:
+    """Products, shops and the best document passage, the intent's own kind first; "" if none."""
+    products = [d for d in context if d.kind == "product"]
+    shops = [d for d in context if d.kind == "shop"]
+    documents = [d for d in context if d.kind == "document"]
+    items = [product_answer(products, norm), shop_answer(shops, norm)]
+    if intent == "LOCATION_RAG":
+        items.reverse()
+    # A passage with no word in common with the question is only worth it when nothing else is.
+    needs_overlap = intent == "GENERAL_CONVERSATION" or any(items)
+    items.append(document_answer(documents, norm, needs_overlap))
+    return "\n\n".join(item for item in items if item)
+
+
+def product_answer(products: Sequence[ContextDoc], norm: str) -> str:
+    """A direct answer when the question allows one, then one line per product."""
+    if not products:
+        return ""
+    listed = products[: fmt.MAX_ITEMS]
+    query = fmt.content_words(norm)
+    count = f"the top {len(listed)}" if len(products) > len(listed) else str(len(listed))
+    lead = f"Here are {count} matches from our catalog:"
+    if len(products) == 1:
+        lead = "Here's what I found in our catalog:"
+    lines = [_product_line(doc, query) for doc in listed]
+    direct = direct_answer(listed, norm)
+    return "\n".join([*direct, *([""] if direct else []), lead, *lines])
+
+
+def _product_line(doc: ContextDoc, query: set[str]) -> str:
+    """`- **Name** ($16.50): facts. One sentence of the description."""
+    price = fmt.money(doc.fields)
+    facts = fmt.product_facts(doc.fields)
+    head = f"- **{doc.name}**" + (f" ({price})" if price else "")
+    line = head + (f": {'; '.join(facts)}." if facts else ".")
+    known = " ".join([doc.name, *facts])
+    description = fmt.telling_sentence(str(doc.fields.get("description") or ""), known, query)
+    return f"{line} {description}" if description else line
+
+
+def direct_answer(listed: Sequence[ContextDoc], norm: str) -> list[str]:
+    """One-line answers to "decaf?", "dairy free?" or "cheapest?" about the listed products."""
+    lines: list[str] = []
+    pool = list(listed)
+    for phrases, test, label in (
+        (_DECAF, _is_decaf, "decaf"),
+        (_CAFFEINE_FREE, _is_caffeine_free, "caffeine free"),
+        (_DAIRY_FREE, _is_dairy_free, "dairy free"),
+    ):
+        if fmt.mentions(norm, phrases):
+            matching = [doc for doc in pool if test(fmt.attributes(doc.fields))]
+            names = fmt.join_words([f"**{doc.name}**" for doc in matching])
+            lines.append(
+                f"The {label} {'one is' if len(matching) == 1 else 'ones are'} {names}."
+                if matching
+                else f"None of these is {label}."
+            )
+            pool = matching or pool
+    priced = [
+        (float(doc.fields["price"]), i, doc) for i, doc in enumerate(pool) if fmt.money(doc.fields)
+    ]
+    cheap = fmt.mentions(norm, _CHEAP)
+    if priced and (cheap or fmt.mentions(norm, _PRICEY)):
+        _, _, doc = min(priced) if cheap else max(priced, key=lambda p: (p[0], -p[1]))
+        word = "least expensive" if cheap else "most expensive"
+        lines.append(f"Of these, the {word} is **{doc.name}** at {fmt.money(doc.fields)}.")
+    return lines
+
+
+def _is_decaf(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get("decaf") is True
+
+
+def _is_caffeine_free(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get("decaf") is True or attrs.get("caffeine") == "none"
+
+
+def _is_dairy_free(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get("dairy_free") is True or attrs.get("milk") == "none"
+
+
+def shop_answer(shops: Sequence[ContextDoc], norm: str) -> str:
+    """One line per shop: address, whether it opens on the days asked, hours and amenities."""
+    if not shops:
+        return ""
+    listed = shops[: fmt.MAX_ITEMS]
+    days = fmt.days_asked(norm)
+    lead = (
+        f"Here are {len(listed)} of our shops:" if len(listed) > 1 else "Here's the shop I found:"
+    )
+    return "\n".join([lead, *(_shop_line(doc, days) for doc in listed)])
+
+
+def _shop_line(doc: ContextDoc, days: Sequence[tuple[str, str]]) -> str:
+    """`- **Name**, address.`, then the days asked, the week's hours and the amenities."""
+    fields = doc.fields
+    where = str(fields.get("address") or fields.get("city") or "")
+    raw_hours = fields.get("hours")
+    hours: Mapping[str, Any] = raw_hours if isinstance(raw_hours, Mapping) else {}
+    parts = [f"- **{doc.name}**" + (f", {where}." if where else ".")]
+    parts += [_sentence(fmt.open_on(hours, label, key)) for label, key in days]
+    if hours:
+        parts.append(f"Hours: {fmt.week_hours(hours)}.")
+    amenities = fields.get("amenities")
+    if isinstance(amenities, list) and amenities:
+        parts.append(f"Amenities: {', '.join(str(a) for a in amenities)}.")
+    return " ".join(parts)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def document_answer(documents: Sequence[ContextDoc], norm: str, needs_overlap: bool) -> str:
+    """The passage that best answers the question, citing its document's title and url."""
+    if not documents:
+        return ""
+    doc, passage, score = fmt.best_passage(documents, fmt.content_words(norm))
+    if not passage or (needs_overlap and score == 0):
+        return ""
+    title = str(doc.fields.get("title") or doc.name)
+    url = doc.fields.get("url")
+    return f"From **{title}**: {passage}" + (f"\nSource: {url}" if url else "")
