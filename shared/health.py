@@ -54,15 +54,16 @@ def model_checks() -> dict[str, Check]:
     offline = settings.genai_kind == "offline"
 
     def embedder() -> dict[str, Any]:
-        model = (
-            "all-MiniLM-L6-v2-int8@384"
-            if offline
-            else (f"{settings.embedding_model}@{settings.embedding_dimensions}")
-        )
+        from shared.ai.local_embedder import LocalEmbedder  # light: loads no model
+
+        remote = f"{settings.embedding_model}@{settings.embedding_dimensions}"
+        model = LocalEmbedder.model_id if offline else remote
         return _model(settings.genai_kind, model, "embedder")
 
     def generator() -> dict[str, Any]:
-        model = "offline-grounded-writer" if offline else settings.generation_model
+        from shared.ai.offline_writer import OfflineWriter
+
+        model = OfflineWriter.model_id if offline else settings.generation_model
         return _model(settings.genai_kind, model, "generator")
 
     return {"embedder": embedder, "generator": generator}

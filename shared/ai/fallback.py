@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator as Gen
 from typing import Literal
 
+from shared.ai.offline_format import money
 from shared.ai.ports import ContextDoc, Generator, ModelError, ModelUnavailable, Prompt
 from shared.logs import fields
 
@@ -17,17 +17,32 @@ APOLOGY = "Sorry, I can't answer that right now. Please try again in a minute."
 _GREETING = "Hello! I can help you choose coffees, drinks and brewing gear, or find a shop."
 
 
-@dataclass
 class Answer:
     """Chunks to stream, and which rung of the ladder they come from (None: the model)."""
 
-    chunks: Iterator[str]
-    fallback: Fallback | None = None
+    def __init__(self, chunks: Iterator[str], fallback: Fallback | None = None) -> None:
+        self.fallback = fallback
+        self._complete = False
+        self.chunks = self._track(chunks)
 
     @property
     def cacheable(self) -> bool:
-        """Only a model's answer may be cached: a fallback must never be served as one."""
-        return self.fallback is None
+        """Only a model's answer streamed to its end may be cached: never a fallback, never
+        an answer cut short."""
+        return self.fallback is None and self._complete
+
+    def close(self) -> None:
+        """Stop early (the reader left): the model's stream is closed with it."""
+        self.chunks.close()
+
+    def _track(self, chunks: Iterator[str]) -> Gen[str, None, None]:
+        try:
+            yield from chunks
+            self._complete = True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
 
 def answer(generator: Generator, prompt: Prompt, cached: Callable[[], str | None]) -> Answer:
@@ -39,9 +54,11 @@ def answer(generator: Generator, prompt: Prompt, cached: Callable[[], str | None
         head = next(chunks, None)
         if head is None:
             raise ModelError("the model returned an empty answer")
-        return Answer(itertools.chain([head], chunks))
+        return Answer(_prepend(head, chunks))
     except (ModelUnavailable, ModelError) as e:
         log.warning("answer falls back", extra=fields(reason=type(e).__name__, detail=str(e)[:200]))
+    except Exception:  # a bug or an untranslated error must not cost the user an answer
+        log.exception("answer falls back after an unexpected error")
     try:
         text = cached()
     except Exception:  # a fallback must not fail the turn: log it and go one rung down
@@ -53,6 +70,16 @@ def answer(generator: Generator, prompt: Prompt, cached: Callable[[], str | None
     if static:
         return Answer(iter([static]), "static")
     return Answer(iter([APOLOGY]), "apology")
+
+
+def _prepend(head: str, rest: Iterator[str]) -> Gen[str, None, None]:
+    try:
+        yield head
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
 
 
 def static_answer(prompt: Prompt) -> str | None:
@@ -67,8 +94,9 @@ def static_answer(prompt: Prompt) -> str | None:
 
 def _line(doc: ContextDoc) -> str:
     f = doc.fields
-    if doc.kind == "product" and isinstance(f.get("price"), int | float):
-        return f"- {doc.name}: ${f['price']:.2f}"
+    price = money(f) if doc.kind == "product" else None
+    if price:
+        return f"- {doc.name}: {price}"
     if doc.kind == "shop" and f.get("address"):
         return f"- {doc.name}: {f['address']}"
     return f"- {doc.name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from shared.ai.resilience import (
 if TYPE_CHECKING:
     import numpy as np
 
+EMBED_BATCH = 100  # the Gemini API's limit per request; the local model batches within it
+
 
 class GuardedEmbedder:
     def __init__(self, inner: Embedder, policy: RetryPolicy, breaker: CircuitBreaker) -> None:
@@ -24,7 +27,17 @@ class GuardedEmbedder:
         self.dimension = inner.dimension
 
     def embed(self, texts: Sequence[str], task: Task) -> np.ndarray:
-        return call_with_retries(lambda: self.inner.embed(texts, task), self.policy, self.breaker)
+        """Each batch retried on its own: a failure never re-sends the batches already done."""
+        import numpy as np
+
+        batches = [texts[i : i + EMBED_BATCH] for i in range(0, len(texts), EMBED_BATCH)]
+        rows = [
+            call_with_retries(
+                functools.partial(self.inner.embed, batch, task), self.policy, self.breaker
+            )
+            for batch in batches
+        ]
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), dtype=np.float32)
 
 
 class GuardedGenerator:

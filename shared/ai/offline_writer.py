@@ -148,19 +148,20 @@ def direct_answer(listed: Sequence[ContextDoc], norm: str) -> list[str]:
     """One-line answers to "decaf?", "dairy free?" or "cheapest?" about the listed products."""
     lines: list[str] = []
     pool = list(listed)
-    for phrases, test, label in (
-        (_DECAF, _is_decaf, "decaf"),
-        (_CAFFEINE_FREE, _is_caffeine_free, "caffeine free"),
-        (_DAIRY_FREE, _is_dairy_free, "dairy free"),
+    for phrases, test, label, keys in (
+        (_DECAF, _is_decaf, "decaf", ("decaf",)),
+        (_CAFFEINE_FREE, _is_caffeine_free, "caffeine free", ("decaf", "caffeine")),
+        (_DAIRY_FREE, _is_dairy_free, "dairy free", ("dairy_free", "milk")),
     ):
         if fmt.mentions(norm, phrases):
             matching = [doc for doc in pool if test(fmt.attributes(doc.fields))]
             names = fmt.join_words([f"**{doc.name}**" for doc in matching])
-            lines.append(
-                f"The {label} {'one is' if len(matching) == 1 else 'ones are'} {names}."
-                if matching
-                else f"None of these is {label}."
-            )
+            if matching:
+                lines.append(
+                    f"The {label} {'one is' if len(matching) == 1 else 'ones are'} {names}."
+                )
+            elif all(_says(doc, keys) for doc in pool):  # unknown is not "no"
+                lines.append(f"None of these is {label}.")
             pool = matching or pool
     priced = [
         (float(doc.fields["price"]), i, doc) for i, doc in enumerate(pool) if fmt.money(doc.fields)
@@ -171,6 +172,12 @@ def direct_answer(listed: Sequence[ContextDoc], norm: str) -> list[str]:
         word = "least expensive" if cheap else "most expensive"
         lines.append(f"Of these, the {word} is **{doc.name}** at {fmt.money(doc.fields)}.")
     return lines
+
+
+def _says(doc: ContextDoc, keys: Sequence[str]) -> bool:
+    """Whether the record states any of these attributes at all."""
+    attrs = fmt.attributes(doc.fields)
+    return any(attrs.get(key) is not None for key in keys)
 
 
 def _is_decaf(attrs: Mapping[str, Any]) -> bool:

@@ -25,11 +25,11 @@ def render_user(prompt: Prompt) -> str:
     """The one user turn the model sees: history, documents and message, each delimited."""
     parts = []
     if prompt.history:
-        lines = [f"{t.role}: {_escape(t.content)}" for t in prompt.history]
+        lines = [f"{t.role}: {escape(t.content)}" for t in prompt.history]
         parts.append("<conversation>\n" + "\n".join(lines) + "\n</conversation>")
     docs = "\n".join(_render_doc(d) for d in prompt.context) or "(no documents matched)"
     parts.append(f"<documents>\n{docs}\n</documents>")
-    parts.append(f"<user_message>\n{_escape(prompt.user)}\n</user_message>")
+    parts.append(f"<user_message>\n{escape(prompt.user)}\n</user_message>")
     return "\n\n".join(parts)
 
 
@@ -37,7 +37,7 @@ def _render_doc(doc: ContextDoc) -> str:
     body = json.dumps(_plain(doc.fields), ensure_ascii=False, sort_keys=True, default=str)
     return (
         f'<document id="{_attr(doc.id)}" kind="{doc.kind}" name="{_attr(doc.name)}">'
-        f"\n{_escape(body)}\n</document>"
+        f"\n{escape(body)}\n</document>"
     )
 
 
@@ -54,9 +54,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Data cannot open or close a block: < > & are escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attr(text: str) -> str:
-    return _escape(text).replace('"', "&quot;")
+    return escape(text).replace('"', "&quot;")

@@ -21,7 +21,8 @@ Clock = Callable[[], float]
 @dataclass(frozen=True)
 class RetryPolicy:
     """`attempts` tries of a transient failure, waiting uniform(0, base * 2^n) between them,
-    capped at `max_delay_s`, and never more than `budget_s` in all."""
+    capped at `max_delay_s`; no new try starts once `budget_s` has passed since the first
+    (each try is bounded by the call's own timeout)."""
 
     attempts: int = 3
     base_delay_s: float = 0.2
@@ -61,21 +62,22 @@ class CircuitBreaker:
             return {"state": self._state(), "consecutive_failures": self._failures}
 
     def call(self, fn: Callable[[], T]) -> T:
-        self._admit()
+        probe = self._admit()
         try:
             result = fn()
         except ModelUnavailable:
-            self._record(ok=False)
+            self._record(ok=False, probe=probe)
             raise
         except BaseException:
-            self._record(ok=None)  # not the dependency's fault: neither success nor failure
+            # Not the dependency's fault: neither success nor failure (a probe just ends).
+            self._record(ok=None, probe=probe)
             raise
-        self._record(ok=True)
+        self._record(ok=True, probe=probe)
         return result
 
     def record_failure(self) -> None:
         """A failure seen outside `call` (a stream that broke after its first chunk)."""
-        self._record(ok=False)
+        self._record(ok=False, probe=False)
 
     def _state(self) -> str:
         if self._opened_at is None:
@@ -84,19 +86,23 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
-    def _admit(self) -> None:
+    def _admit(self) -> bool:
+        """Let the call through (True if it is the half-open probe) or refuse it."""
         with self._lock:
             state = self._state()
             if state == "closed":
-                return
+                return False
             if state == "half_open" and not self._probing:
                 self._probing = True  # this caller is the probe; the rest still fail fast
-                return
+                return True
         raise CircuitOpen(f"{self.name} is failing; not calling it for a while.")
 
-    def _record(self, *, ok: bool | None) -> None:
+    def _record(self, *, ok: bool | None, probe: bool) -> None:
+        """Only the probe decides a half-open circuit; calls begun before it opened (still
+        running through the cool-down) count their failures but move nothing else."""
         with self._lock:
-            was_probe, self._probing = self._probing, False
+            if probe:
+                self._probing = False
             if ok is None:
                 return
             if ok:
@@ -105,9 +111,8 @@ class CircuitBreaker:
                 self._failures, self._opened_at = 0, None
                 return
             self._failures += 1
-            if was_probe or self._failures >= self.threshold:
-                if self._opened_at is None or was_probe:
-                    log.warning("circuit opened", extra=fields(dependency=self.name))
+            if probe or (self._opened_at is None and self._failures >= self.threshold):
+                log.warning("circuit opened", extra=fields(dependency=self.name))
                 self._opened_at = self._clock()
 
 
@@ -132,6 +137,8 @@ def call_with_retries(
             delay = rng(0.0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
             if attempt == policy.attempts or clock() + delay > deadline:
                 raise
+            if breaker.state == "open":
+                raise CircuitOpen(f"{breaker.name} is failing; not calling it again.") from e
             log.info(
                 "retrying",
                 extra=fields(dependency=breaker.name, attempt=attempt, error=type(e).__name__),
@@ -150,11 +157,15 @@ def stream_with_retries(
         return chunks, next(chunks, None)
 
     chunks, head = call_with_retries(first, policy, breaker)
-    if head is None:
-        return
-    yield head
     try:
+        if head is None:
+            return
+        yield head
         yield from chunks
     except ModelUnavailable:
         breaker.record_failure()  # a stream cut short counts against the dependency too
         raise
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # a reader that stops early ends the model's stream too

@@ -29,6 +29,8 @@ class Fault:
     status: int = 200  # an HTTP error with Google's error body when not 200
     delay_s: float = 0.0  # wait before answering
     malformed: bool = False  # answer 200 with a body that is not what the SDK expects
+    error_after_first_chunk: int = 0  # a stream that sends one chunk, then this error event
+    values: list[float] | None = None  # embeddings: these values for every text
 
 
 @dataclass
@@ -122,7 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._raw(200, b'{"candidates": [{"content": ', "application/json")
             return
         method = match["method"]
-        if method == "streamGenerateContent":
+        if fault.values is not None:
+            vectors = [{"values": fault.values} for _ in body.get("requests", [body])]
+            self._json(200, {"embeddings": vectors})
+        elif method == "streamGenerateContent" and fault.error_after_first_chunk:
+            status = fault.error_after_first_chunk
+            error = {"error": {"code": status, "message": "cut", "status": _STATUS.get(status)}}
+            self._sse(iter([next(self._chunks(body)), error]))
+        elif method == "streamGenerateContent":
             self._sse(self._chunks(body))
         elif method == "generateContent":
             self._json(200, _response(self._text(body), last=True))

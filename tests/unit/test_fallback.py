@@ -92,3 +92,24 @@ def test_a_failure_after_the_first_chunk_reaches_the_caller() -> None:
     assert next(a.chunks) == "partial " and a.fallback is None
     with pytest.raises(ModelUnavailable):
         next(a.chunks)
+    assert not a.cacheable  # an answer cut short is never cached
+
+
+def test_closing_an_answer_closes_the_models_stream() -> None:
+    closed: list[bool] = []
+
+    def chunks() -> Iterator[str]:
+        try:
+            yield "one "
+            yield "two"
+        finally:
+            closed.append(True)
+
+    class Closing(Scripted):
+        def stream(self, prompt: Prompt) -> Iterator[str]:
+            return chunks()
+
+    a = answer(Closing(), prompt("PRODUCT_RAG", COFFEE), lambda: None)
+    assert next(a.chunks) == "one "
+    a.close()
+    assert closed == [True] and not a.cacheable

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from shared.ai.ports import CircuitOpen, ModelError, ModelUnavailable
@@ -189,3 +191,86 @@ def test_a_stream_is_never_retried_after_its_first_chunk(clock: Clock) -> None:
         next(chunks)
     assert state["starts"] == 1
     assert breaker.snapshot()["consecutive_failures"] == 1
+
+
+def test_a_failed_probe_reopens_it_even_below_the_threshold(clock: Clock) -> None:
+    breaker = CircuitBreaker("gen", threshold=3, cooldown_s=30, clock=clock)
+    for _ in range(3):
+        breaker.record_failure()
+    clock.now += 31
+    with pytest.raises(ModelUnavailable):
+        breaker.call(Flaky(1))  # the probe fails once: that alone reopens it
+    assert breaker.state == "open"
+
+
+def test_a_probe_that_ends_in_a_permanent_error_lets_the_next_caller_probe(clock: Clock) -> None:
+    breaker = CircuitBreaker("gen", threshold=1, cooldown_s=30, clock=clock)
+    breaker.record_failure()
+    clock.now += 31
+    with pytest.raises(ModelError):
+        breaker.call(Flaky(1, ModelError("400")))
+    assert breaker.state == "half_open"
+    assert breaker.call(lambda: "ok") == "ok"
+    assert breaker.state == "closed"
+
+
+def test_a_call_begun_before_the_circuit_opened_cannot_free_the_probe(clock: Clock) -> None:
+    """A straggler ending during the probe must not let a second probe through."""
+    breaker = CircuitBreaker("gen", threshold=2, cooldown_s=30, clock=clock)
+    straggler_in, straggler_go = threading.Event(), threading.Event()
+    probe_in, probe_go = threading.Event(), threading.Event()
+
+    def straggler() -> str:
+        straggler_in.set()
+        straggler_go.wait(5)
+        raise ModelError("400")
+
+    def probe() -> str:
+        probe_in.set()
+        probe_go.wait(5)
+        return "ok"
+
+    errors: list[BaseException] = []
+
+    def run(fn) -> None:  # type: ignore[no-untyped-def]
+        try:
+            breaker.call(fn)
+        except BaseException as e:  # collected and checked below
+            errors.append(e)
+
+    a = threading.Thread(target=run, args=(straggler,))
+    a.start()
+    assert straggler_in.wait(5)
+    breaker.record_failure()
+    breaker.record_failure()  # open
+    clock.now += 31
+    b = threading.Thread(target=run, args=(probe,))
+    b.start()
+    assert probe_in.wait(5)
+    straggler_go.set()
+    a.join(5)
+    with pytest.raises(CircuitOpen):
+        breaker.call(lambda: "second probe")
+    probe_go.set()
+    b.join(5)
+    assert breaker.state == "closed"
+    assert [type(e) for e in errors] == [ModelError]
+
+
+def test_jitter_draws_from_zero_to_the_doubling_cap(clock: Clock) -> None:
+    asked: list[tuple[float, float]] = []
+
+    def rng(low: float, high: float) -> float:
+        asked.append((low, high))
+        return high / 2
+
+    call_with_retries(
+        Flaky(4),
+        RetryPolicy(attempts=5, base_delay_s=0.25, max_delay_s=1.0, budget_s=60),
+        CircuitBreaker("dep", threshold=100, clock=clock),
+        sleep=clock.sleep,
+        clock=clock,
+        rng=rng,
+    )
+    assert asked == [(0.0, 0.25), (0.0, 0.5), (0.0, 1.0), (0.0, 1.0)]
+    assert clock.slept == [0.125, 0.25, 0.5, 0.5]
