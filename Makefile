@@ -12,7 +12,9 @@ PORT ?= 8080
 CATALOG ?=
 PYTEST_ARGS ?=
 
-.PHONY: help dev test lint fmt stage bench lock clean
+BENCH_VENV := .venv-bench
+
+.PHONY: help dev test lint fmt stage bench calibrate lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -41,8 +43,16 @@ fmt: $(STAMP)  ## format and autofix
 stage: $(STAMP)  ## build/<function>/ = main.py + shared/ + requirements.txt
 	$(PY) -m scripts.stage
 
-bench: $(STAMP)  ## print the benchmarks' figures
-	$(PY) -m bench
+$(BENCH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
+
+bench: $(BENCH_VENV)/.installed  ## print the benchmarks' figures (peers in their own venv)
+	$(BENCH_VENV)/bin/python -m bench
+
+calibrate: $(STAMP)  ## re-calibrate the router on data/routing/dev.jsonl for the configured embedder
+	$(PY) -m scripts.calibrate_router
 
 lock: ## re-resolve requirements.txt from requirements.in in a clean venv
 	rm -rf build/lockvenv && $(PYTHON) -m venv build/lockvenv
@@ -52,4 +62,4 @@ lock: ## re-resolve requirements.txt from requirements.in in a clean venv
 	rm -rf build/lockvenv
 
 clean:  ## remove the venv, local data and build output
-	rm -rf $(VENV) .local build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .local build .pytest_cache .mypy_cache .ruff_cache

@@ -74,6 +74,19 @@ def _model(kind: str, model: str, breaker: str) -> dict[str, Any]:
     return {"ok": circuit["state"] != "open", "kind": kind, "model": model, "circuit": circuit}
 
 
+def router_check() -> dict[str, Any]:
+    """The exemplar cache: loaded in this instance yet, how many, which calibration."""
+    router = wiring.peek("router")
+    if router is None:
+        return {"loaded": False}
+    return {
+        "loaded": True,
+        "exemplars": len(router.texts),
+        "model": router.embedder.model_id,
+        "calibration_version": router.calibration.version,
+    }
+
+
 def basic_checks() -> dict[str, Check]:
     """What every function checks: its store and its bus."""
     return {"store": store_check, "bus": bus_check}

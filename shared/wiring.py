@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from shared.ai.ports import Embedder, Generator
     from shared.ai.resilience import CircuitBreaker
     from shared.bus.base import EventBus
+    from shared.routing.router import Router
     from shared.store.base import Store
 
 _lock = threading.RLock()  # re-entrant: building one instance may need another
@@ -37,10 +38,22 @@ def get_generator() -> Generator:
     return generator
 
 
+def get_router() -> Router:
+    """The intent router of this instance: exemplars from the store, embedded only if missing."""
+    router: Router = _once("router", _build_router)
+    return router
+
+
 def get_breaker(name: str) -> CircuitBreaker:
     """The circuit breaker of one dependency ("embedder", "generator"), shared by its callers."""
     breaker: CircuitBreaker = _once(f"breaker:{name}", lambda: _build_breaker(name))
     return breaker
+
+
+def peek(key: str) -> Any:
+    """An instance if this process has built it, else None (health checks build nothing)."""
+    with _lock:
+        return _instances.get(key)
 
 
 def _once(key: str, build: Any) -> Any:
@@ -155,3 +168,20 @@ def _genai_client() -> Any:
         return make_client(get_settings())
 
     return _once("genai_client", build)
+
+
+def _build_router() -> Router:
+    from shared.routing.calibration import load_calibration
+    from shared.routing.exemplars import exemplar_matrix, load_routes
+    from shared.routing.router import Router
+
+    embedder = get_embedder()
+    examples = load_routes()
+    return Router(
+        [text for _, text in examples],
+        [intent for intent, _ in examples],
+        exemplar_matrix(get_store(), embedder, examples),
+        load_calibration(embedder.model_id),
+        embedder=embedder,
+        generator=get_generator(),
+    )

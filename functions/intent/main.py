@@ -2,16 +2,37 @@
 
 import flask
 import functions_framework
+from pydantic import Field
 
-from shared import health
-from shared.httpapi import Route, Router, json_response
+from shared import health, wiring
+from shared.httpapi import Inbound, Route, Router, json_response, parse_body
+
+MAX_QUERY_CHARS = 1000
+
+
+class RouteRequest(Inbound):
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+
+
+def _route(request: flask.Request) -> flask.Response:
+    query = parse_body(request, RouteRequest).query
+    decision = wiring.get_router().route(query)
+    return json_response(
+        {
+            "intent": decision.intent,
+            "confidence": round(decision.confidence, 4),
+            "exemplar": decision.exemplar,
+            "method": decision.method,
+        }
+    )
 
 
 def _health(request: flask.Request) -> flask.Response:
-    return json_response(health.report({**health.basic_checks(), **health.model_checks()}))
+    checks = {**health.basic_checks(), **health.model_checks(), "router": health.router_check}
+    return json_response(health.report(checks))
 
 
-_router = Router("intent", [(Route("GET", "/health"), _health)])
+_router = Router("intent", [(Route("POST", "/route"), _route), (Route("GET", "/health"), _health)])
 
 
 @functions_framework.http

@@ -1,0 +1,1 @@
+"""Intent routing: exemplars as data, one matrix product a query, calibrated thresholds."""

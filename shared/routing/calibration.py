@@ -1,0 +1,48 @@
+"""Per-model routing thresholds, written by `make calibrate` into calibration.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A route wins outright when its top-k mean reaches its threshold and leads the next by
+    `margin`; anything else is ambiguous."""
+
+    k: int = 3
+    margin: float = 0.03
+    thresholds: dict[str, float] = field(default_factory=dict)
+    version: int = 0  # 0: not calibrated for this model, the defaults above
+    dev_accuracy: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "margin": self.margin,
+            "thresholds": self.thresholds,
+            "version": self.version,
+            "dev_accuracy": self.dev_accuracy,
+        }
+
+
+def load_calibration(model_id: str, path: Path = CALIBRATION_FILE) -> Calibration:
+    """The calibration made for this embedding model, or the defaults when there is none."""
+    try:
+        entry = json.loads(path.read_text())["models"].get(model_id)
+    except FileNotFoundError:
+        entry = None
+    if entry is None:
+        return Calibration()
+    return Calibration(
+        k=int(entry["k"]),
+        margin=float(entry["margin"]),
+        thresholds={k: float(v) for k, v in entry["thresholds"].items()},
+        version=int(entry["version"]),
+        dev_accuracy=entry.get("dev_accuracy"),
+    )

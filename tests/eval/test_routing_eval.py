@@ -1,0 +1,38 @@
+"""Routing accuracy on the held-out set (never the exemplars, never the calibration set),
+with the offline embedder and no model to settle doubts: the harshest way it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared import wiring
+from shared.routing.evaluation import load_labelled, report
+
+EVAL = Path(__file__).with_name("routing_eval.jsonl")
+DEV = Path(__file__).resolve().parents[2] / "data" / "routing" / "dev.jsonl"
+MIN_ACCURACY = 0.91  # measured 0.917 on this set (2026-11-23); the target is 0.95
+MIN_RECALL = 0.80  # no route may be starved to lift the others
+
+
+def test_routing_accuracy_on_the_held_out_set() -> None:
+    router = wiring.get_router()
+    queries, truth = load_labelled(EVAL)
+    vectors = router.embedder.embed(queries, "query")
+    decided = [router.decide(v, q) for v, q in zip(vectors, queries, strict=True)]
+    result = report(truth, [d.intent for d in decided])
+    print("\n" + result.table())
+    assert {d.method for d in decided} <= {"embedding", "default"}  # offline: no model asked
+    assert result.accuracy >= MIN_ACCURACY
+    assert min(result.recall.values()) >= MIN_RECALL
+
+
+def test_the_three_sets_never_share_a_sentence() -> None:
+    from shared.routing.exemplars import load_routes
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    exemplars = {norm(t) for _, t in load_routes()}
+    dev = {norm(q) for q in load_labelled(DEV)[0]}
+    held_out = {norm(q) for q in load_labelled(EVAL)[0]}
+    assert not exemplars & dev and not exemplars & held_out and not dev & held_out
