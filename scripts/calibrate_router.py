@@ -27,7 +27,8 @@ from shared.routing.router import DEFAULT_INTENT
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = np.round(np.arange(0.0, 0.80, 0.01), 3)
 MARGINS = np.round(np.arange(0.0, 0.15, 0.005), 3)
-KS = (1, 2, 3, 4, 5)
+KS = (1, 2, 3, 4, 5, 8)
+ALPHAS = (1.0, 0.8, 0.7, 0.6)
 
 
 def predict(scores: np.ndarray, thresholds: np.ndarray, margin: float) -> np.ndarray:
@@ -77,32 +78,39 @@ def main(argv: list[str]) -> int:
     model = router.embedder.model_id
     vectors = router.embedder.embed(queries, "query")
     truth = np.array([INTENTS.index(i) for i in intents])
-    best: tuple[float, int, np.ndarray, float] | None = None
-    for k in KS:
-        router.calibration = Calibration(k=k)
-        scores = np.array([[router.scores(v)[0][r] for r in INTENTS] for v in vectors])
-        acc, thresholds, margin = search(scores, truth)
-        print(f"k={k}: dev accuracy {acc:.4f}")
-        if best is None or acc > best[0]:
-            best = (acc, k, thresholds, margin)
+    best: tuple[float, int, float, np.ndarray, float] | None = None
+    for alpha in ALPHAS:
+        for k in KS:
+            router.calibration = Calibration(k=k, alpha=alpha)
+            scores = np.array(
+                [
+                    [router.scores(v, q)[0][r] for r in INTENTS]
+                    for v, q in zip(vectors, queries, strict=True)
+                ]
+            )
+            acc, thresholds, margin = search(scores, truth)
+            print(f"alpha={alpha} k={k}: dev accuracy {acc:.4f}")
+            if best is None or acc > best[0]:
+                best = (acc, k, alpha, thresholds, margin)
     assert best is not None
-    acc, k, thresholds, margin = best
-    calibration = _write(args.out, model, acc, k, thresholds, margin)
+    acc, k, alpha, thresholds, margin = best
+    calibration = _write(args.out, model, acc, k, alpha, thresholds, margin)
     router.calibration = calibration
     decided = [router.decide(v, q).intent for v, q in zip(vectors, queries, strict=True)]
-    print(f"\n{model}: k={k}, margin={margin}, thresholds={calibration.thresholds}")
+    print(f"\n{model}: k={k}, alpha={alpha}, margin={margin}, thresholds={calibration.thresholds}")
     print(f"written to {args.out} as version {calibration.version}\n")
     print(report(intents, decided).table())
     return 0
 
 
 def _write(
-    path: Path, model: str, acc: float, k: int, thresholds: np.ndarray, margin: float
+    path: Path, model: str, acc: float, k: int, alpha: float, thresholds: np.ndarray, margin: float
 ) -> Calibration:
     data = json.loads(path.read_text()) if path.exists() else {"models": {}}
     previous = data["models"].get(model, {}).get("version", 0)
     calibration = Calibration(
         k=k,
+        alpha=alpha,
         margin=round(margin, 4),
         thresholds={r: round(float(t), 4) for r, t in zip(INTENTS, thresholds, strict=True)},
         version=previous + 1,

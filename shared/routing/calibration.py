@@ -17,6 +17,7 @@ class Calibration:
 
     k: int = 3
     margin: float = 0.03
+    alpha: float = 1.0  # weight of the dense similarity; the rest is lexical (TF-IDF)
     thresholds: dict[str, float] = field(default_factory=dict)
     version: int = 0  # 0: not calibrated for this model, the defaults above
     dev_accuracy: float | None = None
@@ -25,6 +26,7 @@ class Calibration:
         return {
             "k": self.k,
             "margin": self.margin,
+            "alpha": self.alpha,
             "thresholds": self.thresholds,
             "version": self.version,
             "dev_accuracy": self.dev_accuracy,
@@ -42,6 +44,7 @@ def load_calibration(model_id: str, path: Path = CALIBRATION_FILE) -> Calibratio
     return Calibration(
         k=int(entry["k"]),
         margin=float(entry["margin"]),
+        alpha=float(entry.get("alpha", 1.0)),
         thresholds={k: float(v) for k, v in entry["thresholds"].items()},
         version=int(entry["version"]),
         dev_accuracy=entry.get("dev_accuracy"),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from shared.ai.ports import INTENTS, Embedder, Generator, Intent, ModelError, ModelUnavailable
 from shared.logs import fields
 from shared.routing.calibration import Calibration
+from shared.routing.lexical import Lexical
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,7 +50,17 @@ class Router:
         self.labels = [labels[i] for i in order]
         self.matrix = np.ascontiguousarray(matrix[order], dtype=np.float32)
         self.blocks = {r: _block(self.labels, r) for r in INTENTS if r in self.labels}
+        longest = max(stop - start for start, stop in self.blocks.values())
+        self._shortest = min(stop - start for start, stop in self.blocks.values())
+        pad = len(self.texts)  # the index of the -inf appended to every query's similarities
+        self._grid = np.array(
+            [
+                list(range(start, stop)) + [pad] * (longest - (stop - start))
+                for start, stop in self.blocks.values()
+            ]
+        )
         self.calibration = calibration
+        self.lexical = Lexical(self.texts)
         self.embedder = embedder
         self.generator = generator
 
@@ -59,29 +70,45 @@ class Router:
 
     def decide(self, vector: np.ndarray, text: str) -> Decision:
         """Decide from a query vector already made (a chat turn embeds its text once)."""
-        scores, nearest = self.scores(vector)
-        ranked = sorted(scores, key=scores.__getitem__, reverse=True)
-        best = ranked[0]
-        runner_up = scores[ranked[1]] if len(ranked) > 1 else -1.0
+        means, best_rows = self._score_rows(vector, text)
+        values = means.tolist()
+        routes: list[str] = list(self.blocks)
+        order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
+        best, top = routes[order[0]], values[order[0]]
+        runner_up = values[order[1]] if len(order) > 1 else -1.0
+        scores = dict(zip(routes, values, strict=True))
         cal = self.calibration
-        if scores[best] >= cal.thresholds.get(best, 0.0) and scores[best] - runner_up >= cal.margin:
-            return Decision(best, scores[best], nearest[best], "embedding", scores)  # type: ignore[arg-type]
+        if top >= cal.thresholds.get(best, 0.0) and top - runner_up >= cal.margin:
+            exemplar = self.texts[int(best_rows[order[0]])]
+            return Decision(best, top, exemplar, "embedding", scores)  # type: ignore[arg-type]  # a route name is an Intent
+        nearest = {r: self.texts[i] for r, i in zip(routes, best_rows.tolist(), strict=True)}
         return self._ambiguous(text, scores, nearest)
 
-    def scores(self, vector: np.ndarray) -> tuple[dict[str, float], dict[str, str]]:
+    def scores(self, vector: np.ndarray, text: str) -> tuple[dict[str, float], dict[str, str]]:
         """Per route: the mean of its k best similarities, and its nearest example."""
+        means, best_rows = self._score_rows(vector, text)
+        routes: list[str] = list(self.blocks)
+        scores = dict(zip(routes, means.tolist(), strict=True))
+        nearest = {r: self.texts[i] for r, i in zip(routes, best_rows.tolist(), strict=True)}
+        return scores, nearest
+
+    def _score_rows(self, vector: np.ndarray, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """All routes at once: similarities gathered into one (routes x longest block) array,
+        padded with -inf, then one partition for the top-k and one argmax for the nearest."""
         import numpy as np
 
-        sims = self.matrix @ vector
-        k = self.calibration.k
-        scores: dict[str, float] = {}
-        nearest: dict[str, str] = {}
-        for route, (start, stop) in self.blocks.items():
-            block = sims[start:stop]
-            top = block if len(block) <= k else np.partition(block, len(block) - k)[-k:]
-            scores[route] = float(top.mean())
-            nearest[route] = self.texts[start + int(block.argmax())]
-        return scores, nearest
+        alpha = self.calibration.alpha
+        n = len(self.texts)
+        sims = np.empty(n + 1, dtype=np.float32)
+        sims[n] = -np.inf  # what the padding of shorter routes points at
+        np.matmul(self.matrix, vector, out=sims[:n])
+        if alpha < 1.0:
+            sims[:n] *= alpha
+            sims[:n] += (1.0 - alpha) * self.lexical.similarities(text)
+        grid = sims[self._grid]
+        k = min(self.calibration.k, self._shortest)
+        top = np.partition(grid, grid.shape[1] - k, axis=1)[:, -k:]
+        return top.mean(axis=1), self._grid[np.arange(len(grid)), grid.argmax(axis=1)]
 
     def _ambiguous(self, text: str, scores: dict[str, float], nearest: dict[str, str]) -> Decision:
         """Too low, or too close to call: the model settles it when there is one."""

@@ -69,11 +69,11 @@ def test_a_clear_query_is_decided_by_embedding_with_its_nearest_example() -> Non
 def test_scores_are_the_mean_of_the_k_best_per_route() -> None:
     r = router(Calibration(k=1))
     q = unit([0.0, 1.0, 0.0])
-    scores, _ = r.scores(q)
+    scores, _ = r.scores(q, "q")
     assert scores["LOCATION_RAG"] == pytest.approx(1.0)
     r2 = router(Calibration(k=2))
     expected = (1.0 + float(unit([0.1, 0.9, 0.0]) @ q)) / 2
-    assert r2.scores(q)[0]["LOCATION_RAG"] == pytest.approx(expected)
+    assert r2.scores(q, "q")[0]["LOCATION_RAG"] == pytest.approx(expected)
 
 
 def test_exemplars_of_any_order_are_grouped_by_route() -> None:
