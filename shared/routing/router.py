@@ -1,5 +1,7 @@
-"""The intent router: one matrix product against the exemplars, top-k mean per route,
-calibrated thresholds, and an ambiguity band settled by the model or by the default."""
+"""The intent router: a trained linear head over the query's embedding and words (or, for a
+model with no head yet, the top-k mean similarity per route), calibrated thresholds, and an
+ambiguity band settled by the model or by the default. The nearest example of each route comes
+from one matrix product against the exemplars."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ DEFAULT_INTENT: Intent = "GENERAL_CONVERSATION"
 @dataclass(frozen=True)
 class Decision:
     intent: Intent
-    confidence: float  # the winning route's top-k mean similarity (cosine, -1..1)
+    confidence: float  # the head's probability (0..1), or the top-k mean similarity (-1..1)
     exemplar: str | None  # the nearest example of the chosen route
     method: Method
     scores: dict[str, float]
@@ -61,8 +63,19 @@ class Router:
         )
         self.calibration = calibration
         self.lexical = Lexical(self.texts)
+
         self.embedder = embedder
         self.generator = generator
+
+    @property
+    def calibration(self) -> Calibration:
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, calibration: Calibration) -> None:
+        head = calibration.head
+        self._head_order = [head.routes.index(r) for r in self.blocks] if head else []
+        self._calibration = calibration
 
     def route(self, text: str) -> Decision:
         """Embed the text (as a query) and decide."""
@@ -94,14 +107,21 @@ class Router:
 
     def _score_rows(self, vector: np.ndarray, text: str) -> tuple[np.ndarray, np.ndarray]:
         """All routes at once: similarities gathered into one (routes x longest block) array,
-        padded with -inf, then one partition for the top-k and one argmax for the nearest."""
+        padded with -inf, one argmax for the nearest example of each route, and the scores:
+        the head's probabilities, or one partition for the top-k mean."""
         import numpy as np
 
-        alpha = self.calibration.alpha
+        cal = self.calibration
+        alpha = cal.alpha
         n = len(self.texts)
         sims = np.empty(n + 1, dtype=np.float32)
         sims[n] = -np.inf  # what the padding of shorter routes points at
         np.matmul(self.matrix, vector, out=sims[:n])
+        if cal.head is not None:
+            grid = sims[self._grid]
+            nearest = self._grid[np.arange(len(grid)), grid.argmax(axis=1)]
+            probabilities = cal.head.probabilities(vector, text)
+            return probabilities[self._head_order], nearest
         if alpha < 1.0:
             sims[:n] *= alpha
             sims[:n] += (1.0 - alpha) * self.lexical.similarities(text)
