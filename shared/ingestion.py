@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared import catalog, events, wiring
+from shared.ai.ports import ModelError
 from shared.config import Settings, get_settings
 from shared.errors import PoisonMessage, first_problem
 from shared.logs import configure_logging, fields, log_context
@@ -56,10 +57,13 @@ def _ingest(message: events.PubSubMessage, settings: Settings) -> None:
     body = _parse(message, settings.max_event_age_s)
     good, bad = catalog.validate_records(body.kind, body.records)
     published_at = message.published_at or datetime.now(UTC)
+    embedder = wiring.get_embedder() if body.kind in catalog.EMBEDDED_KINDS else None
     try:
-        result = catalog.upsert(wiring.get_store(), body.kind, good, published_at)
+        result = catalog.upsert(wiring.get_store(), body.kind, good, published_at, embedder)
     except StoreError as e:  # a refusal, not an outage (StoreUnavailable raises on: redelivery)
         raise PoisonMessage(f"The store refused the batch: {e.message}") from e
+    except ModelError as e:  # a refusal too (ModelUnavailable raises on: redelivery)
+        raise PoisonMessage(f"The embedding model refused the batch: {e}") from e
     if bad:
         rejected = [
             {"index": r.index, "reason": r.reason, "record": body.records[r.index]} for r in bad
@@ -74,6 +78,7 @@ def _ingest(message: events.PubSubMessage, settings: Settings) -> None:
             written=result.written,
             unchanged=result.unchanged,
             stale=result.stale,
+            embedded=result.embedded,
             rejected=len(bad),
         ),
     )
