@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from shared import wiring
 from shared.bus.local_bus import LocalBus, wsgi_subscriber
-from shared.catalog_files import batches, catalog_files, read_jsonl
+from shared.catalog import read_catalog_meta
 from shared.config import get_settings
 from shared.logs import configure_logging
 
@@ -58,19 +58,26 @@ def build_app() -> flask.Flask:
     return web
 
 
-def load_catalog(directory: Path) -> int:
-    """Publish a catalog directory to the ingest topic, as an operator would; returns batches."""
+def load_catalog(directory: Path) -> None:
+    """Publish a catalog directory to the ingest topic, as an operator would (the same code as
+    `python -m scripts.publish_catalog`), wait until it is ingested, and say what is loaded."""
+    from scripts.publish_catalog import publish_paths
+
     settings = get_settings()
     bus = wiring.get_bus()
-    sent = 0
-    for path in catalog_files(directory):
-        lines, bad = read_jsonl(path)
-        for b in bad:
-            log.warning("%s:%d skipped: %s", path.name, b.number, b.reason)
-        for batch in batches(path.name.split(".", 1)[0], [line.record for line in lines]):
-            bus.publish(settings.ingest_topic, batch)
-            sent += 1
-    return sent
+    summary = publish_paths([directory], bus, settings.ingest_topic)
+    for problem in summary.bad:
+        log.warning("skipped %s", problem)
+    if isinstance(bus, LocalBus):
+        bus.drain(timeout_s=600)
+    meta = read_catalog_meta(wiring.get_store())
+    counts = ", ".join(f"{n} {k}" for k, n in sorted((meta.counts if meta else {}).items()))
+    version = meta.version if meta else 0
+    print(
+        f"Catalog loaded: {summary.total_records} records in {summary.batches} batches; "
+        f"version {version} ({counts}).",
+        flush=True,
+    )
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -52,45 +53,95 @@ def wait_json(url: str, ready, deadline: float) -> dict:
     raise AssertionError(f"{url} not ready: {last}")
 
 
+class Stack:
+    """`python -m scripts.devserver` in a process of its own; its output read as it comes."""
+
+    def __init__(self, local_dir: Path) -> None:
+        port = free_port()
+        env = {**os.environ, "PORT": str(port), "LOCAL_DIR": str(local_dir)}
+        env.pop("CATALOG", None)  # the bundled sample catalog, as for a new user
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.devserver"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait_for_line(self, start: str, deadline: float) -> str:
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if line.startswith(start)]
+            if found:
+                return found[0]
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no line starting {start!r}: {''.join(self.lines)[-2000:]}")
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(20)
+        self._reader.join(5)
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "LOCAL_DIR": str(tmp_path)}
-    env.pop("CATALOG", None)  # the bundled sample catalog, as for a new user
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scripts.devserver"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    started = Stack(tmp_path)
     try:
-        yield f"http://127.0.0.1:{port}", proc
+        yield started
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        started.kill()
 
 
-def test_every_function_answers_under_one_port_and_stops_cleanly(stack) -> None:
-    base, proc = stack
-    deadline = time.monotonic() + 60
+def test_every_function_answers_under_one_port_and_stops_cleanly(stack: Stack) -> None:
+    base = stack.base
+    deadline = time.monotonic() + 90
     for name in ("chat", "intent", "metrics"):
         report = wait_json(f"{base}/{name}/health", lambda d: d["status"] == "ok", deadline)
         assert report["checks"]["store"]["kind"] == "sqlite"
     expected = sample_counts()  # loaded through the bus and the real ingest function
-    report = wait_json(
-        f"{base}/chat/health",
-        lambda d: d["checks"]["catalog"]["counts"] == expected,
-        deadline,
-    )
+    loaded = stack.wait_for_line("Catalog loaded:", deadline)
+    assert f"{sum(expected.values())} records" in loaded
+    report = wait_json(f"{base}/chat/health", lambda d: True, deadline)
+    assert report["checks"]["catalog"]["counts"] == expected
     assert set(expected) == {"products", "shops", "inventory", "documents"}
     status, body, kind = get(f"{base}/")
     assert status == 200 and kind == "text/html" and b"<title>" in body
     assert get(f"{base}/config.js")[0] == 200
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0
+    out = stack.stop()
+    assert stack.proc.returncode == 0
     assert f"running at {base}/" in out and "Stopped." in out
     assert "Traceback" not in out
+
+
+def test_a_restart_loads_the_catalog_again_and_duplicates_nothing(tmp_path: Path) -> None:
+    versions = []
+    for _ in range(2):
+        stack = Stack(tmp_path)  # the same .local: the same store
+        try:
+            deadline = time.monotonic() + 90
+            stack.wait_for_line("Catalog loaded:", deadline)
+            report = wait_json(f"{stack.base}/chat/health", lambda d: True, deadline)
+            versions.append(report["checks"]["catalog"])
+            assert stack.stop() and stack.proc.returncode == 0
+        finally:
+            stack.kill()
+    first, second = versions
+    assert first["counts"] == second["counts"] == sample_counts()
+    assert second["version"] == first["version"]  # nothing was written again
