@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("store_nearest", "cold_import", "embedder", "model_faults", "routing")
+BENCHMARKS = ("store_nearest", "cold_import", "embedder", "model_faults", "routing", "ingest")
 
 
 def main(argv: list[str]) -> int:
