@@ -114,6 +114,13 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_land(post_event) -
         ({"kind": "spaceships", "records": [{}]}, "kind"),
         ({"kind": "shops", "records": []}, "records"),
         ({"kind": "shops", "records": [SHOP], "extra": 1}, "extra"),
+        (  # oversized: more records than one batch may carry
+            {
+                "kind": "inventory",
+                "records": [{"shop_id": "s", "product_id": "p", "quantity": 1}] * 5001,
+            },
+            "records",
+        ),
     ],
 )
 def test_poison_messages_are_dead_lettered_not_retried(
@@ -129,6 +136,17 @@ def test_poison_messages_are_dead_lettered_not_retried(
     assert (
         wiring.get_bus().drain(5) and len(letters) == 1
     )  # a redelivery is not dead-lettered twice
+
+
+def test_an_oversized_record_is_dead_lettered_and_its_batch_lands(post_event) -> None:
+    letters = dead_letters()
+    huge = {**SHOP, "id": "shop-huge", "description": "x" * 5000}
+    r = post_event(pubsub_event({"kind": "shops", "records": [SHOP, huge]}))
+    assert r.status_code == 200 and wiring.get_bus().drain(5)
+    assert wiring.get_store().get("shops", "shop-x1") is not None
+    assert wiring.get_store().get("shops", "shop-huge") is None
+    (letter,) = letters
+    assert letter["payload"][0]["index"] == 1 and "description" in letter["payload"][0]["reason"]
 
 
 def test_an_event_too_old_to_matter_is_dead_lettered(post_event) -> None:
