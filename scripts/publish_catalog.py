@@ -34,8 +34,6 @@ from shared.catalog import KINDS, validate_records
 from shared.catalog_files import (
     MAX_BATCH_BYTES,
     MAX_BATCH_RECORDS,
-    BadLine,
-    Line,
     batches,
     catalog_files,
     kind_of,
@@ -180,34 +178,9 @@ def resolve_paths(paths: Sequence[Path], kind: str | None = None) -> list[tuple[
     return sorted(unique.values(), key=lambda item: KINDS.index(item[1]))
 
 
-def _read_lines(path: Path) -> tuple[list[Line], list[BadLine]]:
-    """catalog_files.read_jsonl; a file that is not all UTF-8 is read line by line instead,
-    so that each undecodable line is reported on its own."""
-    try:
-        return read_jsonl(path)
-    except UnicodeDecodeError:
-        pass
-    good: list[Line] = []
-    bad: list[BadLine] = []
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                bad.append(BadLine(number, f"not UTF-8: {e.reason} at byte {e.start}"))
-                continue
-            if not text.strip():
-                continue
-            try:
-                good.append(Line(number, json.loads(text)))
-            except json.JSONDecodeError as e:
-                bad.append(BadLine(number, f"not JSON: {e.msg}"))
-    return good, bad
-
-
 def read_catalog_file(path: Path, kind: str, *, max_bytes: int = MAX_BATCH_BYTES) -> CatalogFile:
     """Every line checked: JSON, the record schema, and a size that fits in one message."""
-    lines, not_json = _read_lines(path)
+    lines, not_json = read_jsonl(path)
     problems = [Problem(path, b.number, b.reason) for b in not_json]
     _, rejected = validate_records(kind, [line.record for line in lines])
     invalid = {r.index: r.reason for r in rejected}

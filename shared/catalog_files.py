@@ -37,10 +37,17 @@ def kind_of(path: Path) -> str:
 
 
 def read_jsonl(path: Path) -> tuple[list[Line], list[BadLine]]:
+    """Records with their line numbers; each line that is not UTF-8 or not JSON is reported
+    on its own and never stops the rest."""
     good: list[Line] = []
     bad: list[BadLine] = []
-    with path.open(encoding="utf-8") as f:
-        for number, text in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                bad.append(BadLine(number, f"not UTF-8: {e.reason} at byte {e.start}"))
+                continue
             if not text.strip():
                 continue
             try:
