@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,6 +48,11 @@ from shared.store.matching import effective_order
 DISTANCE_FIELD = "_vector_distance"
 _MISMATCH_TTL_S = 60.0
 
+# Contention: attempts per transaction, and the full-jitter backoff between them.
+TXN_ATTEMPTS = 8
+TXN_BACKOFF_S = 0.05
+TXN_BACKOFF_CAP_S = 2.0
+
 
 class FirestoreStore:
     """Every call carries a timeout; reads never return a document past its `expires_at`."""
@@ -61,6 +67,7 @@ class FirestoreStore:
         self._timeout = timeout_s
         self._mismatch: dict[tuple[str, str, str, int], tuple[float, str | None]] = {}
         self._mismatch_lock = threading.Lock()
+        self._sleep = time.sleep
 
     def _ref(self, collection: str, doc_id: str) -> Any:
         rules.check_ref(collection, doc_id)
@@ -199,26 +206,35 @@ class FirestoreStore:
         return count
 
     def transaction(self, fn: Callable[[_FsTxn], T]) -> T:
-        """Firestore retries fn on contention (up to 5 attempts), so fn must be side-effect free."""
+        """Runs fn in a transaction, retried on contention, so fn must be side-effect free.
+
+        The client's own retries come back at once; when several writers read the same
+        document they then collide again in lockstep (the emulator, whose locks time out after
+        2 s, never gets out of that). So each attempt is one client attempt, and a lost one
+        waits a random time up to an exponentially growing bound ("full jitter") first.
+        """
 
         @firestore.transactional
         def run(transaction: Any) -> T:
             return fn(_FsTxn(self, transaction))
 
-        with translated_errors():
-            try:
-                result: T = run(self.client.transaction(max_attempts=5))
-                return result
-            except ValueError as e:
-                if isinstance(e.__cause__, gexc.Aborted):
-                    raise TransactionFailed(
-                        "The transaction lost every attempt to contention."
-                    ) from e
-                if isinstance(e.__context__, gexc.GoogleAPICallError):
-                    # begin_transaction failed, so the client's rollback found no transaction
-                    # and raised a ValueError over the RPC error: report the RPC error.
-                    raise e.__context__ from None
-                raise
+        for attempt in range(TXN_ATTEMPTS):
+            with translated_errors():
+                try:
+                    result: T = run(self.client.transaction(max_attempts=1))
+                    return result
+                except ValueError as e:
+                    if not isinstance(e.__cause__, gexc.Aborted):
+                        if isinstance(e.__context__, gexc.GoogleAPICallError):
+                            # begin_transaction failed, so the client's rollback found no
+                            # transaction and raised a ValueError over the RPC error.
+                            raise e.__context__ from None
+                        raise
+            if attempt + 1 < TXN_ATTEMPTS:
+                self._sleep(random.uniform(0, min(TXN_BACKOFF_CAP_S, TXN_BACKOFF_S * 2**attempt)))
+        raise TransactionFailed(
+            f"The transaction lost {TXN_ATTEMPTS} attempts in a row to contention."
+        )
 
     # --- internals
 

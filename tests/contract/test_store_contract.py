@@ -713,8 +713,8 @@ def test_an_invalid_write_in_a_transaction_raises_and_writes_nothing(
 def test_transactions_under_contention_lose_no_update(store: Store, col: Col) -> None:
     c = col("counters")
     store.set(c, "n", {"value": 0})
-    # The emulator resolves contention with a 2 s lock timeout per round, so it gets fewer.
-    threads, per_thread = (4, 1) if store.kind == "firestore" else (8, 25)
+    # The emulator breaks each deadlock with a 2 s lock timeout, so it gets fewer writers.
+    threads, per_thread = (3, 2) if store.kind == "firestore" else (8, 25)
     start = threading.Barrier(threads)
     errors: list[BaseException] = []
 
@@ -727,14 +727,14 @@ def test_transactions_under_contention_lose_no_update(store: Store, col: Col) ->
         start.wait()
         try:
             for _ in range(per_thread):
-                for _attempt in range(20):  # TransactionFailed means "retry later"
+                for _attempt in range(5):  # TransactionFailed means "retry later"
                     try:
                         store.transaction(bump)
                         break
                     except TransactionFailed:
                         continue
                 else:
-                    raise AssertionError("20 transactions in a row lost to contention")
+                    raise AssertionError("5 transactions in a row lost to contention")
         except BaseException as e:
             errors.append(e)
 

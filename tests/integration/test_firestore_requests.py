@@ -37,6 +37,7 @@ from shared.store import (
     VectorMismatchError,
     Write,
 )
+from shared.store import firestore_store
 from shared.store.firestore_store import DISTANCE_FIELD, FirestoreStore
 
 PROJECT = "test-proj"
@@ -681,28 +682,31 @@ def test_read_after_write_in_a_transaction(
     api.rollback.assert_called_once()
 
 
-def test_a_contended_transaction_retries_then_fails(
+def test_a_contended_transaction_backs_off_then_fails(
     store: FirestoreStore, api: mock.NonCallableMagicMock
 ) -> None:
+    n = firestore_store.TXN_ATTEMPTS
     api.begin_transaction.side_effect = [
-        fs.BeginTransactionResponse(transaction=f"t{i}".encode()) for i in range(5)
+        fs.BeginTransactionResponse(transaction=f"t{i}".encode()) for i in range(n)
     ]
     api.commit.side_effect = gexc.Aborted("contention")
+    waits: list[float] = []
+    store._sleep = waits.append
     calls = []
-    with pytest.raises(TransactionFailed):
+    with pytest.raises(TransactionFailed, match=f"lost {n} attempts"):
         store.transaction(lambda t: calls.append(t.set("c", "a", {"x": 1})))
-    assert len(calls) == 5
-    begins = [request_of(c) for c in api.begin_transaction.call_args_list]
-    assert begins[0]["options"] is None
-    # Retries name the first transaction, to keep its place in line.
-    assert [b["options"].read_write.retry_transaction for b in begins[1:]] == [b"t0"] * 4
+    assert len(calls) == n
     assert [request_of(c)["transaction"] for c in api.commit.call_args_list] == [
-        b"t0",
-        b"t1",
-        b"t2",
-        b"t3",
-        b"t4",
+        f"t{i}".encode() for i in range(n)
     ]
+    # A random wait under a bound that doubles up to the cap, between attempts only.
+    assert len(waits) == n - 1
+    bounds = [
+        min(firestore_store.TXN_BACKOFF_CAP_S, firestore_store.TXN_BACKOFF_S * 2**i)
+        for i in range(n - 1)
+    ]
+    assert all(0 <= w <= bound for w, bound in zip(waits, bounds, strict=True))
+    assert len(set(waits)) > 1
 
 
 def test_a_transaction_that_wins_on_retry_returns(
@@ -713,8 +717,11 @@ def test_a_transaction_that_wins_on_retry_returns(
         fs.BeginTransactionResponse(transaction=b"t1"),
     ]
     api.commit.side_effect = [gexc.Aborted("contention"), commit_response(1)]
+    waits: list[float] = []
+    store._sleep = waits.append
     assert store.transaction(lambda t: t.set("c", "a", {"x": 1})) is None
     assert api.commit.call_count == 2
+    assert len(waits) == 1
 
 
 # --- error translation
