@@ -36,8 +36,8 @@ from shared.store import (
     TransactionFailed,
     VectorMismatchError,
     Write,
+    firestore_store,
 )
-from shared.store import firestore_store
 from shared.store.firestore_store import DISTANCE_FIELD, FirestoreStore
 
 PROJECT = "test-proj"
