@@ -56,6 +56,31 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
     rate_limit_per_minute: int = Field(100, ge=1, le=100_000)
+    forwarded_hops: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Proxies in front that append to X-Forwarded-For (Cloud Run: 1); 0 trusts "
+        "only the socket's address.",
+    )
+
+    # --- chat sessions and the response cache
+    session_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key of session tokens and user-id hashes (at least 32 characters); "
+        "unset locally: a random one kept in <local_dir>/session_secret.",
+    )
+    session_ttl_s: int = Field(3600, ge=60, le=30 * 86_400, description="Sliding session TTL.")
+    message_ttl_s: int = Field(
+        86_400, ge=60, le=365 * 86_400, description="How long each stored message is kept."
+    )
+    max_message_chars: int = Field(2000, ge=16, le=16_000)
+    history_turns: int = Field(8, ge=0, le=50, description="Recent messages the prompt sees.")
+    history_chars: int = Field(6000, ge=0, le=100_000, description="...and at most this text.")
+    cache_enabled: bool = True
+    cache_ttl_s: int = Field(
+        3600, ge=0, le=7 * 86_400, description="Cached answers' TTL (hours and stock: 1/12)."
+    )
 
     # --- models: Gemini API (key), Vertex AI (project + location, ADC), or offline
     genai_backend: Literal["auto", "gemini", "vertex", "offline"] = "auto"
@@ -96,6 +121,8 @@ class Settings(BaseSettings):
                 "A deployed function needs GEMINI_API_KEY or GENAI_BACKEND=vertex: the offline "
                 "models are not shipped with it."
             )
+        if self.session_secret is not None and len(self.session_secret.get_secret_value()) < 32:
+            raise ValueError("SESSION_SECRET must be at least 32 characters.")
         if self.genai_kind == "vertex" and not self.google_cloud_project:
             raise ValueError("GENAI_BACKEND=vertex needs GOOGLE_CLOUD_PROJECT.")
         return self
