@@ -42,10 +42,17 @@ def bus_check() -> dict[str, Any]:
 
 
 def catalog_check() -> dict[str, Any]:
+    """Not ok while the catalog is empty: every grounded answer would be "nothing found"."""
     meta = read_catalog_meta(wiring.get_store())
     if meta is None:
-        return {"version": 0, "counts": {}}
-    return {"version": meta.version, "counts": meta.counts}
+        return {"ok": False, "version": 0, "counts": {}}
+    return {"ok": any(meta.counts.values()), "version": meta.version, "counts": meta.counts}
+
+
+def metrics_events_check() -> dict[str, Any]:
+    """The per-turn event queue of this instance: published, dropped, failed (never blocks)."""
+    publisher = wiring.peek("metrics_publisher")
+    return publisher.stats() if publisher is not None else {"started": False}
 
 
 def model_checks() -> dict[str, Check]:

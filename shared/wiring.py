@@ -11,8 +11,14 @@ if TYPE_CHECKING:
     from shared.ai.ports import Embedder, Generator
     from shared.ai.resilience import CircuitBreaker
     from shared.bus.base import EventBus
+    from shared.chat import ChatTurns
+    from shared.ratelimit import RateLimiter
+    from shared.response_cache import ResponseCache
+    from shared.retrieval import Retriever
     from shared.routing.router import Router
+    from shared.sessions import Sessions
     from shared.store.base import Store
+    from shared.turn_events import EventPublisher
 
 _lock = threading.RLock()  # re-entrant: building one instance may need another
 _instances: dict[str, Any] = {}
@@ -44,6 +50,38 @@ def get_router() -> Router:
     return router
 
 
+def get_retriever() -> Retriever:
+    retriever: Retriever = _once("retriever", _build_retriever)
+    return retriever
+
+
+def get_sessions() -> Sessions:
+    sessions: Sessions = _once("sessions", _build_sessions)
+    return sessions
+
+
+def get_rate_limiter() -> RateLimiter:
+    limiter: RateLimiter = _once("rate_limiter", _build_rate_limiter)
+    return limiter
+
+
+def get_response_cache() -> ResponseCache | None:
+    """None when CACHE_ENABLED is false."""
+    cache: ResponseCache | None = _once("response_cache", _build_response_cache)
+    return cache
+
+
+def get_metrics_publisher() -> EventPublisher:
+    """Per-turn metrics events, published from a bounded queue off the request path."""
+    publisher: EventPublisher = _once("metrics_publisher", _build_metrics_publisher)
+    return publisher
+
+
+def get_chat() -> ChatTurns:
+    chat: ChatTurns = _once("chat", _build_chat)
+    return chat
+
+
 def get_breaker(name: str) -> CircuitBreaker:
     """The circuit breaker of one dependency ("embedder", "generator"), shared by its callers."""
     breaker: CircuitBreaker = _once(f"breaker:{name}", lambda: _build_breaker(name))
@@ -64,9 +102,11 @@ def _once(key: str, build: Any) -> Any:
 
 
 def reset() -> None:
-    """Forget every instance (tests; the local stack between runs)."""
+    """Forget every instance (tests; the local stack between runs). The metrics publisher
+    closes first: it still publishes to the bus."""
     with _lock:
-        for instance in _instances.values():
+        ordered = sorted(_instances.items(), key=lambda kv: kv[0] != "metrics_publisher")
+        for _, instance in ordered:
             close = getattr(instance, "close", None)
             if close is not None:
                 close()
@@ -184,4 +224,66 @@ def _build_router() -> Router:
         load_calibration(embedder.model_id),
         embedder=embedder,
         generator=get_generator(),
+    )
+
+
+def _build_retriever() -> Retriever:
+    from shared.retrieval import Retriever
+
+    return Retriever(get_store(), get_embedder())
+
+
+def _build_sessions() -> Sessions:
+    from shared.sessions import Sessions, session_key
+
+    settings = get_settings()
+    secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+    if secret is None and settings.k_service:
+        raise RuntimeError(
+            "The chat function needs SESSION_SECRET (from Secret Manager) when deployed: tokens "
+            "signed with a per-instance key would fail on every other instance."
+        )
+    return Sessions(
+        get_store(),
+        session_key(secret, settings.local_dir),
+        ttl_s=settings.session_ttl_s,
+        message_ttl_s=settings.message_ttl_s,
+        history_turns=settings.history_turns,
+        history_chars=settings.history_chars,
+    )
+
+
+def _build_rate_limiter() -> RateLimiter:
+    from shared.ratelimit import RateLimiter
+
+    settings = get_settings()
+    return RateLimiter(get_store(), settings.rate_limit_per_minute)
+
+
+def _build_response_cache() -> ResponseCache | None:
+    from shared.response_cache import ResponseCache
+
+    settings = get_settings()
+    return (
+        ResponseCache(get_store(), ttl_s=settings.cache_ttl_s) if settings.cache_enabled else None
+    )
+
+
+def _build_metrics_publisher() -> EventPublisher:
+    from shared.turn_events import EventPublisher
+
+    return EventPublisher(get_bus(), get_settings().metrics_topic)
+
+
+def _build_chat() -> ChatTurns:
+    from shared.chat import ChatTurns
+
+    return ChatTurns(
+        sessions=get_sessions(),
+        router=get_router(),
+        retriever=get_retriever(),
+        cache=get_response_cache(),
+        generator=get_generator(),
+        embedder=get_embedder(),
+        events=get_metrics_publisher(),
     )

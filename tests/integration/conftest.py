@@ -61,3 +61,6 @@ def post_event() -> Callable[..., Any]:
         return client.post("/", headers=headers, data=body)
 
     return post
+
+
+from tests.integration.chat_support import catalog_db, chat  # noqa: E402, F401 - fixtures

@@ -1,0 +1,414 @@
+"""The chat function end to end, through functions-framework, on the benchmark catalog, with
+the offline embedder and writer (the model-failure ladder: test_chat_ladder.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared import wiring
+from shared.response_cache import RESPONSE_CACHE
+from shared.sessions import SESSIONS, messages_of
+from tests.integration.chat_support import Client, parse_sse
+
+ORIGIN = "http://localhost:8080"
+
+
+def test_a_session_is_created_read_resumed_and_deleted(chat: Client) -> None:
+    s = chat.session()
+    assert len(s.id) >= 32 and s.token.count(".") == 2
+    r = chat.get(f"/sessions/{s.id}", headers=s.auth)
+    assert r.status_code == 200
+    assert r.get_json() == {"session_id": s.id, "expires_at": s.expires_at, "messages": []}
+    r = chat.post(f"/sessions/{s.id}/resume", headers=s.auth)
+    assert r.status_code == 200 and set(r.get_json()) == {"session_id", "expires_at"}
+    assert r.get_json()["expires_at"] >= s.expires_at
+    assert chat.delete(f"/sessions/{s.id}", headers=s.auth).status_code == 204
+    for method in ("get", "delete"):
+        r = getattr(chat, method)(f"/sessions/{s.id}", headers=s.auth)
+        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    assert chat.post(f"/sessions/{s.id}/resume", headers=s.auth).status_code == 404
+
+
+def test_a_json_turn_answers_the_contract_and_is_grounded(chat: Client) -> None:
+    s = chat.session()
+    r = chat.turn(s, "Do you have a Kenyan coffee?")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert set(body) >= {"reply", "intent", "confidence", "sources", "cached", "fallback"}
+    assert body["intent"] == "PRODUCT_RAG" and body["cached"] is False
+    assert body["fallback"] is None
+    assert set(body["timings_ms"]) >= {"route", "embed", "search", "cache", "generate", "total"}
+    products = [x for x in body["sources"] if x["kind"] == "product"]
+    assert products and all({"id", "kind", "name", "score", "price"} <= set(x) for x in products)
+    # The reply names products from the sources, with the catalog's prices.
+    named = [x for x in products if x["name"] in body["reply"]]
+    assert named, body["reply"]
+    assert any(f"{x['price']:.2f}" in body["reply"] for x in named)
+    catalog = {p["id"]: p for p in chat.catalog("products")}
+    assert all(x["id"] in catalog and catalog[x["id"]]["name"] == x["name"] for x in products)
+
+
+def test_a_location_turn_returns_shop_cards(chat: Client) -> None:
+    s = chat.session()
+    body = chat.turn(s, "Which shops do you have in Seattle?").get_json()
+    assert body["intent"] == "LOCATION_RAG"
+    shops = [x for x in body["sources"] if x["kind"] == "shop"]
+    assert shops and all(x["city"] == "Seattle" and x["address"] and x["hours"] for x in shops)
+
+
+def test_an_sse_turn_sends_meta_then_deltas_then_done(chat: Client) -> None:
+    s = chat.session()
+    r = chat.turn(s, "recommend a dark roast coffee", stream=True)
+    assert r.status_code == 200 and r.mimetype == "text/event-stream"
+    assert "no-cache" in r.headers["Cache-Control"] and r.headers["X-Accel-Buffering"] == "no"
+    events = parse_sse(r.get_data(as_text=True))
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "meta" and kinds[-1] == "done" and kinds.count("delta") >= 2
+    assert set(kinds[1:-1]) == {"delta"}
+    meta, done = events[0][1], events[-1][1]
+    assert set(meta) >= {"intent", "confidence", "sources", "cached"}
+    assert meta["sources"] == done["sources"] and meta["intent"] == done["intent"]
+    assert "".join(d["text"] for e, d in events if e == "delta") == done["reply"]
+
+
+def test_sse_is_streamed_not_buffered(chat: Client) -> None:
+    """`meta` reaches the reader before the model is even asked; each delta as it comes."""
+    inner = wiring.get_generator().inner  # type: ignore[attr-defined]
+    real_stream, asked = inner.stream, []
+
+    def stream(prompt: Any) -> Any:
+        asked.append(prompt)
+        yield from real_stream(prompt)
+
+    inner.stream = stream
+    s = chat.session()
+    r = chat.turn(s, "what light roasts do you sell?", stream=True, buffered=False)
+    chunks = iter(r.response)
+    assert next(chunks).decode().startswith("event: meta\n")
+    assert asked == []
+    assert next(chunks).decode().startswith("event: delta\n")
+    assert len(asked) == 1
+    rest = b"".join(chunks).decode()
+    assert rest.rstrip().split("\n\n")[-1].startswith("event: done\n")
+    r.close()
+
+
+def test_the_history_is_kept_and_shown(chat: Client) -> None:
+    s = chat.session()
+    chat.turn(s, "hello there")
+    chat.turn(s, "recommend a decaf coffee")
+    messages = chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert messages[0]["content"] == "hello there"
+    assert messages[3]["intent"] == "PRODUCT_RAG" and messages[3]["sources"]
+    assert all(m["created_at"].endswith("Z") for m in messages)
+
+
+def test_the_prompt_window_is_bounded_by_count_and_size(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HISTORY_TURNS", "4")
+    monkeypatch.setenv("HISTORY_CHARS", "900")
+    chat.reset_settings()
+    s = chat.session()
+    for i in range(5):
+        assert chat.turn(s, f"hello number {i}").status_code == 200
+    stored = wiring.get_store().get(SESSIONS, s.id)
+    assert stored is not None
+    turns = stored["turns"]
+    assert 0 < len(turns) <= 4 and sum(len(t["content"]) for t in turns) <= 900
+    assert turns[-1]["role"] == "assistant" and turns[-2]["content"] == "hello number 4"
+    assert len(chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "unauthorized"),
+        ({"Authorization": "Basic abc"}, 401, "unauthorized"),
+        ({"Authorization": "Bearer nonsense"}, 401, "unauthorized"),
+        ({"Authorization": "Bearer v1.x.y"}, 401, "unauthorized"),
+    ],
+)
+def test_a_missing_or_wrong_token_is_401(
+    chat: Client, headers: dict[str, str], status: int, code: str
+) -> None:
+    s = chat.session()
+    for r in (
+        chat.get(f"/sessions/{s.id}", headers=headers),
+        chat.post(f"/sessions/{s.id}/messages", json={"message": "hi"}, headers=headers),
+        chat.delete(f"/sessions/{s.id}", headers=headers),
+    ):
+        assert r.status_code == status and r.get_json()["error"]["code"] == code
+
+
+def test_a_tampered_token_is_401(chat: Client) -> None:
+    s = chat.session()
+    mac = s.token.rsplit(".", 1)[1]
+    forged = s.token[: -len(mac)] + ("A" if mac[0] != "A" else "B") + mac[1:]
+    r = chat.get(f"/sessions/{s.id}", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401
+
+
+def test_another_users_session_is_404(chat: Client) -> None:
+    mine, theirs = chat.session("alice"), chat.session("bob")
+    for r in (
+        chat.get(f"/sessions/{theirs.id}", headers=mine.auth),
+        chat.post(f"/sessions/{theirs.id}/messages", json={"message": "hi"}, headers=mine.auth),
+        chat.delete(f"/sessions/{theirs.id}", headers=mine.auth),
+    ):
+        assert r.status_code == 404
+    assert chat.get(f"/sessions/{theirs.id}", headers=theirs.auth).status_code == 200
+
+
+def test_user_ids_are_never_stored_raw(chat: Client) -> None:
+    s = chat.session("alice@example.com")
+    chat.turn(s, "hello")
+    stored = wiring.get_store().get(SESSIONS, s.id)
+    assert (
+        stored is not None
+        and stored["user_hash"]
+        and "alice" not in json.dumps(stored, default=str)
+    )
+
+
+def test_an_expired_session_is_404_before_any_sweeper_runs(chat: Client) -> None:
+    s = chat.session()
+    store = wiring.get_store()
+    stored = store.get(SESSIONS, s.id)
+    assert stored is not None
+    store.set(SESSIONS, s.id, {**stored, "expires_at": datetime.now(UTC) - timedelta(seconds=1)})
+    assert chat.get(f"/sessions/{s.id}", headers=s.auth).status_code == 404
+    assert chat.turn(s, "hello").status_code == 404
+    assert chat.post(f"/sessions/{s.id}/resume", headers=s.auth).status_code == 404
+
+
+def test_deleting_a_session_deletes_its_messages(chat: Client) -> None:
+    s = chat.session()
+    chat.turn(s, "hello")
+    assert wiring.get_store().query(messages_of(s.id))
+    chat.delete(f"/sessions/{s.id}", headers=s.auth)
+    assert wiring.get_store().query(messages_of(s.id)) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"json": {"message": ""}}, 400, "invalid_request"),
+        ({"json": {"message": "   "}}, 400, "invalid_request"),
+        ({"json": {}}, 400, "invalid_request"),
+        ({"json": {"message": "hi", "extra": 1}}, 400, "invalid_request"),
+        ({"json": {"message": 5}}, 400, "invalid_request"),
+        ({"data": "{oops", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": "message=hi", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"json": {"message": "x" * 2001}}, 413, "payload_too_large"),
+        ({"json": {"message": "x" * 20_000}}, 413, "payload_too_large"),
+    ],
+)
+def test_bad_messages_get_a_clear_4xx_and_store_nothing(
+    chat: Client, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    s = chat.session()
+    r = chat.post(f"/sessions/{s.id}/messages", headers=s.auth, **kwargs)
+    assert r.status_code == status and r.get_json()["error"]["code"] == code
+    assert wiring.get_store().query(messages_of(s.id)) == []
+
+
+def test_an_unacceptable_accept_header_is_406(chat: Client) -> None:
+    s = chat.session()
+    r = chat.post(
+        f"/sessions/{s.id}/messages",
+        json={"message": "hi"},
+        headers={**s.auth, "Accept": "text/html"},
+    )
+    assert r.status_code == 406
+
+
+def test_a_bad_create_body_is_400(chat: Client) -> None:
+    assert chat.post("/sessions", json={"user_id": ""}).status_code == 400
+    assert chat.post("/sessions", json={"user_id": "x" * 300}).status_code == 400
+    assert chat.post("/sessions", json={"nope": 1}).status_code == 400
+    assert chat.post("/sessions", data="{", content_type="application/json").status_code == 400
+    assert chat.post("/sessions").status_code == 201  # no body: an anonymous session
+
+
+def test_the_rate_limit_answers_429_with_retry_after(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "3")
+    chat.reset_settings()
+    s = chat.session()  # takes one token from the address's bucket
+    assert chat.turn(s, "hello").status_code == 200
+    assert chat.turn(s, "hello again").status_code == 200
+    r = chat.turn(s, "and again")
+    assert r.status_code == 429 and r.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(r.headers["Retry-After"]) <= 20
+    # A refused turn stores nothing.
+    assert len(chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]) == 4
+
+
+def test_the_rate_limit_is_per_user_and_per_address(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "2")
+    monkeypatch.setenv("FORWARDED_HOPS", "1")
+    chat.reset_settings()
+    a = chat.session("ann", address="10.0.0.1")
+    b = chat.session("ben", address="10.0.0.2")
+    assert chat.turn(a, "hi", address="10.0.0.1").status_code == 200
+    assert chat.turn(a, "hi", address="10.0.0.1").status_code == 429  # the address is spent
+    assert chat.turn(a, "hi", address="10.0.0.3").status_code == 200  # ann, another address
+    assert chat.turn(a, "hi", address="10.0.0.4").status_code == 429  # ann is spent
+    assert chat.turn(b, "hi", address="10.0.0.2").status_code == 200  # ben is not
+    # A client cannot escape by claiming another address in front of the proxy's.
+    spoof = {"X-Forwarded-For": "1.2.3.4, 10.0.0.1"}
+    r = chat.post("/sessions", json={}, headers=spoof)
+    assert r.status_code == 429
+
+
+def test_cors_preflight_and_allowlist(chat: Client) -> None:
+    r = chat.options(
+        "/sessions/abc/messages",
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"},
+    )
+    assert r.status_code == 204
+    assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in r.headers
+    r = chat.post("/sessions", json={}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "Access-Control-Allow-Origin" not in r.headers
+    r = chat.post("/sessions", json={}, headers={"Origin": ORIGIN})
+    assert r.status_code == 201 and r.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_an_exact_repeat_is_served_from_the_cache(chat: Client) -> None:
+    s = chat.session()
+    first = chat.turn(s, "Recommend a fruity light roast").get_json()
+    again = chat.turn(chat.session(), "  recommend a FRUITY light roast? ").get_json()
+    assert first["cached"] is False and again["cached"] is True
+    assert again["reply"] == first["reply"] and again["sources"] == first["sources"]
+    entries = wiring.get_store().query(RESPONSE_CACHE)
+    assert len(entries) == 1 and entries[0].data["hits"] == 1
+
+
+def test_a_paraphrase_is_a_semantic_hit_and_a_near_duplicate_is_not(chat: Client) -> None:
+    s = chat.session()
+    first = chat.turn(s, "Which shops are open on Sunday in Seattle?").get_json()
+    para = chat.turn(chat.session(), "which shops in Seattle are open on Sunday").get_json()
+    near = chat.turn(chat.session(), "Which shops are open on Saturday in Seattle?").get_json()
+    other = chat.turn(chat.session(), "Which shops are open on Sunday in Portland?").get_json()
+    assert first["cached"] is False
+    assert para["cached"] is True and para["reply"] == first["reply"]
+    assert near["cached"] is False and other["cached"] is False
+
+
+def test_nothing_is_served_across_a_catalog_version_change(chat: Client) -> None:
+    from shared.catalog import CATALOG_DOC, META
+
+    s = chat.session()
+    chat.turn(s, "Recommend a fruity light roast")
+    store = wiring.get_store()
+    meta = store.get(META, CATALOG_DOC)
+    assert meta is not None
+    store.set(META, CATALOG_DOC, {**meta, "version": int(meta["version"]) + 1})
+    assert chat.turn(chat.session(), "Recommend a fruity light roast").get_json()["cached"] is False
+
+
+def test_a_follow_up_is_not_served_from_another_conversation(chat: Client) -> None:
+    a, b = chat.session(), chat.session()
+    chat.turn(a, "recommend a decaf coffee")
+    chat.turn(b, "recommend a dark roast coffee")
+    first = chat.turn(a, "is it cheaper than the other one?").get_json()
+    second = chat.turn(b, "is it cheaper than the other one?").get_json()
+    assert first["cached"] is False and second["cached"] is False
+
+
+def test_a_turn_publishes_one_metrics_event_without_user_text(chat: Client) -> None:
+    bus = wiring.get_bus()
+    seen: list[dict[str, Any]] = []
+    done = threading.Event()
+
+    def handler(event: Any) -> None:
+        import base64
+
+        seen.append(json.loads(base64.b64decode(event.data["message"]["data"])))
+        done.set()
+
+    bus.subscribe("metrics", handler)  # type: ignore[attr-defined]
+    s = chat.session("carol")
+    chat.turn(s, "secret words: recommend a dark roast")
+    assert wiring.get_metrics_publisher().flush(10) and done.wait(10)
+    assert len(seen) == 1
+    event = seen[0]
+    assert set(event) >= {
+        "turn_id",
+        "ts",
+        "intent",
+        "confidence",
+        "method",
+        "cached",
+        "fallback",
+        "top_score",
+        "result_count",
+        "timings_ms",
+    }
+    assert "secret" not in json.dumps(event) and "carol" not in json.dumps(event)
+    assert event["intent"] == "PRODUCT_RAG" and event["result_count"] > 0
+
+
+def test_health_reports_every_check(chat: Client) -> None:
+    r = chat.get("/health")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["status"] == "ok", body
+    assert set(body["checks"]) >= {"store", "embedder", "generator", "catalog", "router"}
+    assert body["checks"]["catalog"]["counts"]["products"] == 120
+
+
+def test_health_is_degraded_with_an_empty_catalog(
+    chat: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "empty.sqlite3"))
+    chat.reset_settings()
+    body = chat.get("/health").get_json()
+    assert body["status"] == "degraded" and body["checks"]["catalog"]["ok"] is False
+
+
+def test_a_client_that_disconnects_stops_the_generation(chat: Client) -> None:
+    inner = wiring.get_generator().inner  # type: ignore[attr-defined]
+    real_stream = inner.stream
+    pulled: list[str] = []
+    closed: list[bool] = []
+
+    def stream(prompt: Any) -> Any:
+        try:
+            for chunk in real_stream(prompt):
+                pulled.append(chunk)
+                yield chunk
+        finally:
+            closed.append(True)
+
+    inner.stream = stream
+    question = "list your coffees from Ethiopia, Kenya and Colombia"
+    s = chat.session()
+    r = chat.turn(s, question, stream=True, buffered=False)
+    chunks = iter(r.response)
+    next(chunks)  # meta
+    next(chunks)  # the first delta
+    r.close()  # the reader leaves
+    assert closed == [True]
+    read_before_leaving = len(pulled)
+    # What was said is recorded; the cut answer is not cached.
+    messages = chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert wiring.get_store().query(RESPONSE_CACHE) == []
+    # The whole answer is far longer than what was generated before the reader left.
+    pulled.clear()
+    whole = chat.turn(chat.session(), question).get_json()
+    assert whole["cached"] is False and len(pulled) > read_before_leaving + 3
