@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("store_nearest", "cold_import", "embedder", "model_faults", "routing", "ingest")
+BENCHMARKS = (
+    "store_nearest",
+    "cold_import",
+    "embedder",
+    "model_faults",
+    "routing",
+    "ingest",
+    "chat_load",
+)
 
 
 def main(argv: list[str]) -> int:
