@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.ai import fallback
+from shared.ai.offline_format import content_words
 from shared.ai.ports import ContextDoc, ModelError, ModelUnavailable, Prompt
 from shared.ai.prompts import REFUSAL, SYSTEM, echoes_instructions
 from shared.logs import fields
@@ -43,6 +44,9 @@ SEARCHES: dict[str, tuple[tuple[str, int], ...]] = {
     "GENERAL_CONVERSATION": (),
 }
 CUT_SHORT = "\n\n(The answer was cut short. Please ask again.)"
+# A hit this far below the best of its kind is noise next to it (a named shop, then four
+# others that merely passed the floor): it neither reaches the model nor becomes a card.
+RELATIVE_CUT = 0.2
 # What a source card may show, besides id, kind, name and score.
 _CARD_FIELDS = {
     "product": ("price", "currency", "category"),
@@ -125,7 +129,7 @@ class ChatTurns:
         if vector is not None:
             for kind, k in SEARCHES[decision.intent]:
                 found = self.retriever.search(text, kind, k, vector=vector)  # type: ignore[arg-type]
-                hits.extend(found.hits)
+                hits.extend(relevant(found.hits, text, others=hits))
         timings["search"] = _ms(mark)
         mark = time.perf_counter()
         history = session.turns
@@ -318,6 +322,20 @@ class ChatTurns:
             self.events.publish(event)
         except Exception:  # never fail a turn over metrics
             log.exception("metrics event not queued")
+
+
+def relevant(hits: list[SearchHit], text: str, *, others: list[SearchHit]) -> list[SearchHit]:
+    """The hits worth showing: close to the best of their kind, and passages (which the floor
+    lets through on tone alone) only when they share a word with the question or nothing
+    else was found."""
+    if not hits:
+        return []
+    best = hits[0].score
+    kept = [h for h in hits if h.score >= best - RELATIVE_CUT]
+    if hits[0].kind == "document" and others:
+        words = content_words(text)
+        kept = [h for h in kept if words & content_words(f"{h.name} {h.fields.get('text', '')}")]
+    return kept
 
 
 def _context_doc(hit: SearchHit) -> ContextDoc:

@@ -21,8 +21,6 @@ from shared.cache_guard import (
     Guard,
 )
 
-pytest.importorskip("onnxruntime", reason="dev-only: pip install -r requirements-dev.txt")
-
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = ROOT.parent / "shared" / "data" / "catalog"
 EVAL = Path(__file__).with_name("cache_pairs.jsonl")

@@ -12,8 +12,6 @@ from shared.ai import local_embedder
 from shared.ai.local_embedder import LocalEmbedder, LocalModelError
 from shared.ai.ports import Embedder
 
-pytest.importorskip("onnxruntime", reason="dev-only: pip install -r requirements-dev.txt")
-
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "A washed Ethiopian Yirgacheffe, light roast, with notes of jasmine and bergamot. " * 40
 
