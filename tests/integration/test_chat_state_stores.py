@@ -1,0 +1,141 @@
+"""Sessions, rate limits and the response cache on each store: the embedded SQLite one and,
+where the Firestore emulator runs, the real google-cloud-firestore client against it (the
+transactions, the subcollection query, find_nearest with equality pre-filters, increments).
+Each Firestore test gets its own project on the emulator, so nothing is shared."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared import errors
+from shared.ai.local_embedder import LocalEmbedder
+from shared.catalog import CATALOG_DOC, META
+from shared.ratelimit import RateLimiter
+from shared.response_cache import RESPONSE_CACHE, ResponseCache
+from shared.sessions import Sessions, messages_of
+from shared.store.sqlite_store import SqliteStore
+from tests import conftest as root
+
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])
+def store(request: pytest.FixtureRequest, clock: Clock, tmp_path: Any) -> Iterator[Any]:
+    if request.param == "sqlite":
+        s = SqliteStore(tmp_path / "store.sqlite3", clock=clock)
+        yield s
+        s.close()
+        return
+    if root.FIRESTORE_EMULATOR_HOST is None:
+        pytest.skip("FIRESTORE_EMULATOR_HOST is not set (make test starts the emulator)")
+    from google.cloud import firestore
+
+    from shared.store.firestore_store import FirestoreStore
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FIRESTORE_EMULATOR_HOST", root.FIRESTORE_EMULATOR_HOST)
+        client = firestore.Client(project=f"demo-chat-{uuid.uuid4().hex[:12]}")
+    yield FirestoreStore(client, clock=clock)
+    client.close()
+
+
+def test_a_session_lives_slides_and_dies(store: Any, clock: Clock) -> None:
+    sessions = Sessions(store, KEY, ttl_s=600, history_turns=4, history_chars=500, clock=clock)
+    s = sessions.create("user-1")
+    for i in range(3):
+        clock.now += timedelta(seconds=5)
+        assert sessions.record_turn(
+            s.id, f"q{i}", f"a{i}", intent="PRODUCT_RAG", sources=[{"id": f"p{i}"}]
+        )
+    listed = [m.public() for m in sessions.messages(s.id)]
+    assert [m["content"] for m in listed] == ["q0", "a0", "q1", "a1", "q2", "a2"]
+    assert listed[-1]["sources"] == [{"id": "p2"}]
+    assert [t.content for t in sessions.get(s.id).turns] == ["q1", "a1", "q2", "a2"]
+    clock.now += timedelta(seconds=601)
+    with pytest.raises(errors.NotFound):
+        sessions.get(s.id)
+    s2 = sessions.create(None)
+    sessions.record_turn(s2.id, "q", "a", intent="GENERAL_CONVERSATION", sources=[])
+    sessions.delete(s2.id)
+    assert store.query(messages_of(s2.id)) == []
+    with pytest.raises(errors.NotFound):
+        sessions.get(s2.id)
+
+
+def test_rate_limits_hold_across_both_buckets(store: Any, clock: Clock) -> None:
+    limiter = RateLimiter(store, 3, clock=clock)
+    verdicts = [limiter.take(["user:a", "ip:1"]).allowed for _ in range(4)]
+    assert verdicts == [True, True, True, False]
+    assert limiter.take(["user:a", "ip:1"]).retry_after_s == 20
+    clock.now += timedelta(seconds=20)
+    assert limiter.take(["user:a", "ip:1"]).allowed
+
+
+def test_the_cache_hits_exactly_semantically_and_never_across_versions(
+    store: Any, clock: Clock
+) -> None:
+    store.set(
+        "products",
+        "cof-1",
+        {"id": "cof-1", "name": "Kenya Nyeri AA", "kind": "coffee", "price": 18.5},
+    )
+    store.set(
+        "shops", "shop-1", {"id": "shop-1", "name": "Cymbal Coffee Ballard", "city": "Seattle"}
+    )
+    store.set(META, CATALOG_DOC, {"version": 7, "counts": {"products": 1}})
+    cache = ResponseCache(store, ttl_s=600, clock=clock)
+    embedder = LocalEmbedder()
+
+    def vec(text: str) -> Any:
+        return embedder.embed([text], "query")[0]
+
+    asked = "How much is the Kenya Nyeri AA?"
+    cache.store_answer(
+        asked,
+        vec(asked),
+        embedder.model_id,
+        intent="PRODUCT_RAG",
+        context="",
+        catalog_version=7,
+        answer="$18.50.",
+        sources=[{"id": "cof-1"}],
+    )
+
+    def look(text: str, version: int = 7) -> Any:
+        return cache.lookup(
+            text,
+            vec(text),
+            embedder.model_id,
+            intent="PRODUCT_RAG",
+            context="",
+            catalog_version=version,
+        )
+
+    exact = look("how much is the kenya nyeri aa")
+    assert exact is not None and exact.kind == "exact"
+    para = look("What does the Kenya Nyeri AA cost?")
+    assert para is not None and para.kind == "semantic" and para.answer == "$18.50."
+    assert look("How much is the Kenya Nyeri AA in a 1 kg bag?") is None
+    assert look("How much is the Kenya Nyeri AA?", version=8) is None
+    entry = store.query(RESPONSE_CACHE)[0].data
+    assert entry["hits"] == 2
+    clock.now += timedelta(seconds=601)
+    assert look("How much is the Kenya Nyeri AA?") is None
