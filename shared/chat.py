@@ -9,7 +9,9 @@ model's stream with it.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Generator, Mapping
@@ -47,6 +49,8 @@ CUT_SHORT = "\n\n(The answer was cut short. Please ask again.)"
 # A hit this far below the best of its kind is noise next to it (a named shop, then four
 # others that merely passed the floor): it neither reaches the model nor becomes a card.
 RELATIVE_CUT = 0.2
+_TAILS = {"echo": REFUSAL}
+_MONEY = re.compile(r"\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?)")
 # What a source card may show, besides id, kind, name and score.
 _CARD_FIELDS = {
     "product": ("price", "currency", "category"),
@@ -67,7 +71,7 @@ class Plan:
     sources: list[dict[str, Any]]
     prompt: Prompt
     vector: np.ndarray | None
-    catalog_version: int
+    catalog_version: int | None  # None: the cache is off or unreadable for this turn
     context: str
     cache_hit: CacheHit | None
     top_score: float | None
@@ -107,16 +111,11 @@ class ChatTurns:
         started = time.perf_counter()
         asked_at = self._clock()
         timings: dict[str, float] = {}
-        error = None
-        vector = None
-        mark = time.perf_counter()
-        try:
-            vector = self.embedder.embed([text], "query")[0]
-        except (ModelUnavailable, ModelError) as e:
-            # No vector: no routing, no search, no semantic cache. The model may still answer.
-            error = "embed_failed"
-            log.warning("turn without embedding", extra=fields(error=type(e).__name__))
-        timings["embed"] = _ms(mark)
+        errors: list[str] = []
+        # The version first: an ingest landing during retrieval must not get an answer built
+        # from the old documents stored under the new version.
+        version = self._catalog_version(errors)
+        vector = self._embed(text, timings, errors)
         mark = time.perf_counter()
         decision = (
             self.router.decide(vector, text)
@@ -131,21 +130,15 @@ class ChatTurns:
                 found = self.retriever.search(text, kind, k, vector=vector)  # type: ignore[arg-type]
                 hits.extend(relevant(found.hits, text, others=hits))
         timings["search"] = _ms(mark)
+        # A question that stands on its own is answered without the conversation, so that its
+        # answer (cached, maybe served to others) holds nothing private. One that leans on the
+        # conversation is keyed on exactly the window the model sees.
+        context = context_fingerprint(text, session.turns)
+        history = session.turns if context else ()
         mark = time.perf_counter()
-        history = session.turns
-        context = context_fingerprint(text, history)
-        version, hit = 0, None
-        if self.cache is not None:
-            version = self.cache.catalog_version()
-            if vector is not None:
-                hit = self.cache.lookup(
-                    text,
-                    vector,
-                    self.embedder.model_id,
-                    intent=decision.intent,
-                    context=context,
-                    catalog_version=version,
-                )
+        hit = None
+        if vector is not None and version is not None:
+            hit = self._lookup(text, vector, decision.intent, context, version, errors)
         timings["cache"] = _ms(mark)
         prompt = Prompt(
             system=SYSTEM,
@@ -168,13 +161,68 @@ class ChatTurns:
             cache_hit=hit,
             top_score=hits[0].score if hits else None,
             timings=timings,
-            error=error,
+            error=errors[0] if errors else None,
         )
+
+    def _embed(self, text: str, timings: dict[str, float], errors: list[str]) -> np.ndarray | None:
+        """The query's vector, or None when the embedder is down: then no routing, search or
+        semantic cache, and the model (which may still be up) answers alone."""
+        mark = time.perf_counter()
+        try:
+            vector: np.ndarray = self.embedder.embed([text], "query")[0]
+            return vector
+        except (ModelUnavailable, ModelError) as e:
+            errors.append("embed_failed")
+            log.warning("turn without embedding", extra=fields(error=type(e).__name__))
+            return None
+        finally:
+            timings["embed"] = _ms(mark)
+
+    def _catalog_version(self, errors: list[str]) -> int | None:
+        if self.cache is None:
+            return None
+        try:
+            return self.cache.catalog_version()
+        except Exception as e:  # the cache is an optimisation: without it, answer anyway
+            errors.append("cache_failed")
+            log.warning("catalog version unreadable", extra=fields(error=type(e).__name__))
+            return None
+
+    def _lookup(
+        self,
+        text: str,
+        vector: np.ndarray,
+        intent: str,
+        context: str,
+        version: int,
+        errors: list[str],
+        relax: float = 0.0,
+    ) -> CacheHit | None:
+        """A cache hit, or None; a failing cache (store down, vectors of another model) is a
+        miss, logged and counted, never a failed turn."""
+        if self.cache is None:
+            return None
+        try:
+            return self.cache.lookup(
+                text,
+                vector,
+                self.embedder.model_id,
+                intent=intent,
+                context=context,
+                catalog_version=version,
+                relax=relax,
+            )
+        except Exception as e:
+            errors.append("cache_failed")
+            log.warning("cache lookup failed", extra=fields(error=type(e).__name__))
+            return None
 
     # --- the answer
 
     def run(self, plan: Plan) -> Generator[Event, None, None]:
-        """`delta` events as the answer arrives, then `done` with the whole reply."""
+        """`delta` events as the answer arrives, then `done` with the whole reply. Whatever
+        happens (the model failing mid-stream, a bug, the reader leaving) the turn is recorded
+        once, with what was said and why it stopped."""
         mark = time.perf_counter()
         if plan.cache_hit is not None:
             answer = fallback.Answer(iter([plan.cache_hit.answer]))
@@ -182,47 +230,54 @@ class ChatTurns:
             answer = fallback.answer(self.generator, plan.prompt, lambda: self._cached(plan))
         parts: list[str] = []
         error = plan.error
-        cut = echoed = False
+        stop: str | None = None  # why the stream ended early: "echo", "cut", "closed"
         try:
             for chunk in answer.chunks:
                 if echoes_instructions("".join([*parts, chunk])[-4000:]):
-                    echoed = True
+                    stop = "echo"
                     log.warning("reply echoed the instructions; replaced")
                     break
                 parts.append(chunk)
                 yield ("delta", chunk)
+            tail = _TAILS.get(stop or "", "")
+            if tail:
+                tail = ("\n\n" if parts else "") + tail
+                parts.append(tail)
+                yield ("delta", tail)
         except (ModelUnavailable, ModelError) as e:
-            cut, error = True, "model_stream_failed"
+            stop, error = "cut", "model_stream_failed"
             log.warning("answer cut short", extra=fields(error=type(e).__name__))
+            parts.append(CUT_SHORT)
+            yield ("delta", CUT_SHORT)
         except GeneratorExit:
-            error = "client_closed"
-            answer.close()
+            stop, error = "closed", "client_closed"
             self._record(plan, "".join(parts), answer, mark, error, cacheable=False)
             raise
+        except Exception:
+            stop, error = "cut", "internal_error"
+            log.exception("answer failed")
+            parts.append(CUT_SHORT)
+            yield ("delta", CUT_SHORT)
         finally:
             answer.close()  # ends the model's stream: at the end, on a break, on a disconnect
-        tail = ("\n\n" if parts else "") + REFUSAL if echoed else (CUT_SHORT if cut else "")
-        if tail:
-            parts.append(tail)
-            yield ("delta", tail)
-        reply = "".join(parts)
-        body = self._record(
-            plan, reply, answer, mark, error, cacheable=answer.cacheable and not echoed
-        )
+        cacheable = answer.cacheable and stop is None
+        body = self._record(plan, "".join(parts), answer, mark, error, cacheable=cacheable)
         yield ("done", body)
 
     def _cached(self, plan: Plan) -> str | None:
         """The ladder's cache rung: a guarded neighbour a little further away than a normal
-        hit may be (the model being down, a near answer beats none)."""
-        if self.cache is None or plan.vector is None:
+        hit may be (the model being down, a near answer beats none). The guard's word and
+        detail checks still apply in full."""
+        if plan.vector is None or plan.catalog_version is None:
             return None
-        hit = self.cache.lookup(
+        errors: list[str] = []
+        hit = self._lookup(
             plan.text,
             plan.vector,
-            self.embedder.model_id,
-            intent=plan.decision.intent,
-            context=plan.context,
-            catalog_version=plan.catalog_version,
+            plan.decision.intent,
+            plan.context,
+            plan.catalog_version,
+            errors,
             relax=0.05,
         )
         return hit.answer if hit is not None else None
@@ -240,10 +295,15 @@ class ChatTurns:
         timings = plan.timings
         timings["generate"] = _ms(mark)
         fell_back = None if plan.cache_hit is not None else answer.fallback
-        if error == "model_stream_failed":
+        if error in ("model_stream_failed", "internal_error"):
             fell_back = "apology"  # the model's start, then our apology for the rest
         elif error is None and fell_back is not None:
             error = "model_failed"
+        if cacheable and plan.cache_hit is None:
+            ungrounded = self._ungrounded(plan, reply)
+            if ungrounded:
+                cacheable, error = False, error or "ungrounded"
+                log.warning("reply not grounded in its sources", extra=fields(what=ungrounded))
         mark = time.perf_counter()
         try:
             self.sessions.record_turn(
@@ -261,6 +321,7 @@ class ChatTurns:
             cacheable
             and self.cache is not None
             and plan.vector is not None
+            and plan.catalog_version is not None
             and plan.cache_hit is None
         ):
             try:
@@ -299,6 +360,31 @@ class ChatTurns:
             ),
         )
         return body
+
+    def _ungrounded(self, plan: Plan, reply: str) -> str | None:
+        """What in a reply its documents do not back: a price none of them has, or a catalog
+        product or shop none of them names. Such a reply is still shown (it is the model's),
+        but never cached, and counted, so that a lapse is not repeated to others."""
+        docs = [(d.name, json.dumps(dict(d.fields), default=str)) for d in plan.prompt.context]
+        amounts = {_amount(m) for _, body in docs for m in _MONEY.findall(body)}
+        amounts |= {
+            _amount(str(f["price"]))
+            for d in plan.prompt.context
+            if (f := d.fields).get("price") is not None
+        }
+        if any(_amount(m) not in amounts for m in _MONEY.findall(reply)):
+            return "price"
+        if self.cache is None or plan.catalog_version is None:
+            return None
+        try:
+            guard = self.cache.guard(plan.catalog_version)
+            named = set(guard.details(reply[:4000]).names)
+            for name, body in docs:
+                named -= guard.details(f"{name}. {body}").names
+        except Exception:  # a safeguard must not fail the turn
+            log.exception("grounding check failed")
+            return None
+        return "name" if named else None
 
     def _publish(self, plan: Plan, body: Mapping[str, Any], error: str | None) -> None:
         if self.events is None:
@@ -349,6 +435,10 @@ def _source(hit: SearchHit) -> dict[str, Any]:
     fields = {**hit.fields, "category": hit.fields.get("kind")}  # a product's own "kind"
     card = {key: fields[key] for key in _CARD_FIELDS[hit.kind] if fields.get(key) is not None}
     return {"id": hit.id, "kind": hit.kind, "name": hit.name, "score": round(hit.score, 4), **card}
+
+
+def _amount(text: str) -> str:
+    return f"{float(text.replace(',', '')):.2f}"
 
 
 def _ms(start: float) -> float:

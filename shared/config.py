@@ -56,12 +56,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
     rate_limit_per_minute: int = Field(100, ge=1, le=100_000)
-    forwarded_hops: int = Field(
-        0,
+    forwarded_hops: int | None = Field(
+        None,
         ge=0,
         le=5,
-        description="Proxies in front that append to X-Forwarded-For (Cloud Run: 1); 0 trusts "
-        "only the socket's address.",
+        description="Proxies in front that append to X-Forwarded-For; unset: 1 on Cloud Run "
+        "(its front end), 0 elsewhere (the socket's address). Add 1 per load balancer in front.",
     )
 
     # --- chat sessions and the response cache
@@ -102,6 +102,7 @@ class Settings(BaseSettings):
 
     # --- set by Cloud Run on a deployed function
     k_service: str | None = Field(None, description="The deployed service's name (Cloud Run).")
+    function_target: str | None = Field(None, description="The entry point (Cloud Run functions).")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -123,6 +124,11 @@ class Settings(BaseSettings):
             )
         if self.session_secret is not None and len(self.session_secret.get_secret_value()) < 32:
             raise ValueError("SESSION_SECRET must be at least 32 characters.")
+        if self.k_service and self.function_target == "chat" and self.session_secret is None:
+            raise ValueError(
+                "The deployed chat function needs SESSION_SECRET (from Secret Manager): tokens "
+                "signed with a per-instance key would fail on every other instance."
+            )
         if self.genai_kind == "vertex" and not self.google_cloud_project:
             raise ValueError("GENAI_BACKEND=vertex needs GOOGLE_CLOUD_PROJECT.")
         return self
@@ -162,6 +168,13 @@ class Settings(BaseSettings):
         if self.cors_allowed_origins is not None:
             return self.cors_allowed_origins
         return [f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"]
+
+    @property
+    def proxy_hops(self) -> int:
+        """Trusted proxies appending to X-Forwarded-For: as set, else 1 on Cloud Run."""
+        if self.forwarded_hops is not None:
+            return self.forwarded_hops
+        return 1 if self.k_service else 0
 
     @property
     def sqlite_file(self) -> str:

@@ -9,6 +9,8 @@ is back. Buckets are keyed by a hash, so no address or user id is stored in clea
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +47,7 @@ class RateLimiter:
         self._clock = clock
 
     def doc_id(self, key: str) -> str:
-        return hashlib.sha256(f"{self._salt}\x00{key}".encode()).hexdigest()[:40]
+        return hmac.new(self._salt.encode(), key.encode(), hashlib.sha256).hexdigest()[:40]
 
     def take(self, keys: Sequence[str]) -> Verdict:
         """One token from each bucket named by `keys` ("user:<hash>", "ip:<address>"), or none."""
@@ -83,3 +85,17 @@ class RateLimiter:
             "updated_at": now,
             EXPIRES_AT: now + timedelta(seconds=full_in + 60),
         }
+
+
+def address_key(address: str) -> str:
+    """The bucket key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber's
+    prefix: a host there has 2^64 addresses to rotate through)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return f"ip:{address.strip()[:64]}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip6:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"

@@ -36,15 +36,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("shared.cache")
 RESPONSE_CACHE = "response_cache"
 NEIGHBOURS = 4  # semantic candidates checked by the guard
-# Words that make a question lean on the conversation before it ("is it decaf?", "and the
-# cheaper one?"): its answer then depends on that conversation, so the key includes it.
-_ANAPHORA = re.compile(
-    r"\b(it|its|it's|that|those|these|this one|them|they|their|one|ones|same|other|another|"
-    r"there|then|else|also|too|more|instead|first|second|last|former|latter|previous|above)\b"
+# Words that make a question lean on the conversation ("is it decaf?", "and the cheaper one?")
+# or on the asker ("recommend one for me", "I'm pregnant, which is safe?"): its answer then
+# depends on that conversation, so it is keyed on it and never served to anyone else.
+_CONTEXTUAL = re.compile(
+    r"\b(it|its|it's|that|those|these|this|them|they|their|one|ones|same|other|another|"
+    r"there|then|else|also|too|more|instead|first|second|last|former|latter|previous|above|"
+    r"i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|us|our)\b|^(and|or|but|so|what about|"
+    r"how about|why|why not|really|ok|okay)\b"
 )
 _VOLATILE = re.compile(
-    r"\b(open|opens|opening|close|closes|closing|closed|hours?|today|tonight|now|tomorrow|"
-    r"stock|in stock|available|availability|left|sold out|inventory)\b"
+    r"\b(open|opens|opening|close|closes|closing|closed|hours?|stock|in stock|available|"
+    r"availability|left|sold out|inventory)\b"
+)
+# The answer depends on the moment it is asked, which no cached answer knows.
+_MOMENT = re.compile(
+    r"\b(now|right now|currently|today|tonight|tomorrow|this (morning|afternoon|evening|week)|"
+    r"at the moment|still open|yet)\b"
 )
 _TTL_SHARE = {"PRODUCT_RAG": 1.0, "LOCATION_RAG": 0.5, "GENERAL_CONVERSATION": 1.0}
 _VOLATILE_SHARE = 1 / 12
@@ -68,12 +76,13 @@ def normalise(text: str) -> str:
 
 
 def context_fingerprint(query: str, history: Sequence[Turn]) -> str:
-    """ "" for a question that stands on its own; otherwise a hash of the recent conversation,
-    so that "is it decaf?" is only ever answered from a conversation about the same thing."""
+    """Empty for a question that stands on its own (the model then answers it without the
+    conversation); otherwise a hash of the whole conversation window the model sees, so the
+    answer is only ever reused in the very same conversation."""
     words = normalise(query).split()
-    if history and (len(words) <= 2 or _ANAPHORA.search(" ".join(words))):
-        recent = [[t.role, normalise(t.content)] for t in history[-4:]]
-        return hashlib.sha256(json.dumps(recent).encode()).hexdigest()[:24]
+    if history and (len(words) <= 2 or _CONTEXTUAL.search(" ".join(words))):
+        window = [[t.role, t.content] for t in history]
+        return hashlib.sha256(json.dumps(window).encode()).hexdigest()[:32]
     return ""
 
 
@@ -83,10 +92,13 @@ def cache_key(query: str, intent: str, context: str, catalog_version: int) -> st
 
 
 def ttl_for(query: str, intent: str, base_s: int) -> int:
-    """Seconds an answer stays: a share of the base by intent, and 1/12 of it for anything
-    about opening hours or stock, which change under the catalog's feet."""
+    """Seconds an answer stays: a share of the base by intent, 1/12 of it for anything about
+    opening hours or stock, and 0 (never cached) for a question about the present moment."""
+    norm = normalise(query)
+    if _MOMENT.search(norm):
+        return 0
     share = _TTL_SHARE.get(intent, 1.0)
-    if _VOLATILE.search(normalise(query)):
+    if _VOLATILE.search(norm):
         share *= _VOLATILE_SHARE
     return int(base_s * share)
 
@@ -104,6 +116,7 @@ class ResponseCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._guard: tuple[int, Guard] | None = None
+        self.hits = HitCounter(store, clock)
 
     # --- catalog
 
@@ -220,13 +233,64 @@ class ResponseCache:
         return key
 
     def _count_hit(self, key: str, entry: Mapping[str, Any]) -> None:
-        """An atomic increment. It carries the entry's expiry: if the entry vanished meanwhile,
-        the stub the merge creates (no answer, so never served) still expires."""
-        try:
-            self.store.merge(
-                RESPONSE_CACHE,
-                key,
-                {"hits": Increment(1), "last_hit_at": self._clock(), EXPIRES_AT: entry[EXPIRES_AT]},
-            )
-        except Exception:  # a lost count must not cost the user their answer
-            log.warning("cache hit count failed", exc_info=True)
+        self.hits.add(key, entry[EXPIRES_AT])
+
+    def flush_hits(self) -> None:
+        """Write the hits counted so far (tests; shutdown)."""
+        self.hits.flush()
+
+    def close(self) -> None:
+        self.hits.close()
+
+
+class HitCounter:
+    """Hit counts, written off the request path: each entry's hits are summed in memory and
+    written as one atomic increment at most every FLUSH_S, so a popular answer costs its
+    document about one write a second per instance, not one per hit. The increment carries the
+    entry's expiry: if the entry vanished meanwhile, the stub the merge creates (no answer, so
+    never served) still expires."""
+
+    FLUSH_S = 1.0
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self.store, self._clock = store, clock
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[int, datetime]] = {}
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, key: str, expires_at: datetime) -> None:
+        with self._lock:
+            count, _ = self._pending.get(key, (0, expires_at))
+            self._pending[key] = (count + 1, expires_at)
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="cache-hits", daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        now = self._clock()
+        for key, (count, expires_at) in pending.items():
+            try:
+                self.store.merge(
+                    RESPONSE_CACHE,
+                    key,
+                    {"hits": Increment(count), "last_hit_at": now, EXPIRES_AT: expires_at},
+                )
+            except Exception:  # a lost count must never cost anything else
+                log.warning("cache hit count failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed, thread = True, self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.FLUSH_S)
+            self.flush()

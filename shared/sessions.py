@@ -152,15 +152,17 @@ class Sessions:
         return _session(session_id, self.store.transaction(extend))
 
     def delete(self, session_id: str) -> None:
-        """The session and all its messages; 404 if it is already gone."""
+        """The session, then all its messages; 404 if it is already gone. The session goes
+        first: from then on no turn can record (record_turn needs it), so no message written
+        by a turn in flight outlives the sweep."""
         self.get(session_id)
+        self.store.delete(SESSIONS, session_id)
         collection = messages_of(session_id)
         while True:
             docs = self.store.query(collection, limit=500)
             if not docs:
                 break
             self.store.write_batch(Write("delete", collection, d.id) for d in docs)
-        self.store.delete(SESSIONS, session_id)
 
     def messages(self, session_id: str) -> list[Message]:
         """The most recent messages, oldest first (expired ones are gone)."""
@@ -224,16 +226,22 @@ class Sessions:
         return ok
 
     def window(self, turns: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The most recent turns that fit both bounds (count and characters), oldest first."""
+        """The most recent turns that fit both bounds (count and characters), oldest first.
+        A long message is cut to a quarter of the budget rather than emptying the window,
+        and the window never opens on a reply whose question was left out."""
         kept: list[dict[str, Any]] = []
         size = 0
+        each = max(1, self.history_chars // 4)
         for turn in reversed(turns[-self.history_turns :] if self.history_turns else []):
-            content = str(turn.get("content", ""))
+            content = str(turn.get("content", ""))[:each]
             if size + len(content) > self.history_chars:
                 break
             size += len(content)
             kept.append({"role": turn.get("role"), "content": content})
-        return kept[::-1]
+        kept.reverse()
+        while kept and kept[0]["role"] == "assistant":
+            kept.pop(0)
+        return kept
 
     def _mac(self, purpose: bytes, message: bytes) -> str:
         digest = hmac.new(self._key, purpose + b"\x00" + message, hashlib.sha256).digest()

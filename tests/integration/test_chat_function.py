@@ -252,22 +252,26 @@ def test_the_rate_limit_answers_429_with_retry_after(
     assert len(chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]) == 4
 
 
-def test_the_rate_limit_is_per_user_and_per_address(
+def test_the_rate_limit_is_per_session_and_per_address(
     chat: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "2")
     monkeypatch.setenv("FORWARDED_HOPS", "1")
     chat.reset_settings()
     a = chat.session("ann", address="10.0.0.1")
-    b = chat.session("ben", address="10.0.0.2")
+    b = chat.session("ann", address="10.0.0.2")  # a user id is a claim: b is not a's bucket
     assert chat.turn(a, "hi", address="10.0.0.1").status_code == 200
     assert chat.turn(a, "hi", address="10.0.0.1").status_code == 429  # the address is spent
-    assert chat.turn(a, "hi", address="10.0.0.3").status_code == 200  # ann, another address
-    assert chat.turn(a, "hi", address="10.0.0.4").status_code == 429  # ann is spent
-    assert chat.turn(b, "hi", address="10.0.0.2").status_code == 200  # ben is not
+    assert chat.turn(a, "hi", address="10.0.0.3").status_code == 200  # a, another address
+    assert chat.turn(a, "hi", address="10.0.0.4").status_code == 429  # the session is spent
+    assert chat.turn(b, "hi", address="10.0.0.2").status_code == 200
     # A client cannot escape by claiming another address in front of the proxy's.
-    spoof = {"X-Forwarded-For": "1.2.3.4, 10.0.0.1"}
-    r = chat.post("/sessions", json={}, headers=spoof)
+    r = chat.post("/sessions", json={}, headers={"X-Forwarded-For": "1.2.3.4, 10.0.0.1"})
+    assert r.status_code == 429
+    # IPv6 clients are counted by their /64.
+    c = chat.session(address="2001:db8:1:2::1")
+    assert chat.session(address="2001:db8:1:2:ffff::9") is not None
+    r = chat.turn(c, "hi", address="2001:db8:1:2::abcd")
     assert r.status_code == 429
 
 
@@ -293,6 +297,9 @@ def test_an_exact_repeat_is_served_from_the_cache(chat: Client) -> None:
     again = chat.turn(chat.session(), "  recommend a FRUITY light roast? ").get_json()
     assert first["cached"] is False and again["cached"] is True
     assert again["reply"] == first["reply"] and again["sources"] == first["sources"]
+    cache = wiring.get_response_cache()
+    assert cache is not None
+    cache.flush_hits()
     entries = wiring.get_store().query(RESPONSE_CACHE)
     assert len(entries) == 1 and entries[0].data["hits"] == 1
 
@@ -318,6 +325,66 @@ def test_nothing_is_served_across_a_catalog_version_change(chat: Client) -> None
     assert meta is not None
     store.set(META, CATALOG_DOC, {**meta, "version": int(meta["version"]) + 1})
     assert chat.turn(chat.session(), "Recommend a fruity light roast").get_json()["cached"] is False
+
+
+def test_a_standalone_question_is_answered_without_the_conversation(chat: Client) -> None:
+    """Its answer may be served to anyone: nothing private from the history may be in it."""
+    inner = wiring.get_generator().inner  # type: ignore[attr-defined]
+    real_stream, prompts = inner.stream, []
+
+    def stream(prompt: Any) -> Any:
+        prompts.append(prompt)
+        yield from real_stream(prompt)
+
+    inner.stream = stream
+    s = chat.session()
+    chat.turn(s, "my name is Dana Smith and I live at 12 Elm Street")
+    chat.turn(s, "recommend a dark roast coffee")
+    assert prompts[-1].history == ()
+    chat.turn(s, "is it good for me?")  # leans on the conversation: it sees it
+    assert prompts[-1].history[0].content.startswith("my name is Dana")
+    other = chat.turn(chat.session(), "is it good for me?").get_json()
+    assert other["cached"] is False
+
+
+def test_a_failing_cache_is_a_miss_not_a_failed_turn(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.store import StoreUnavailable
+
+    cache = wiring.get_response_cache()
+    assert cache is not None
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("the cache collection is unreachable")
+
+    monkeypatch.setattr(cache, "lookup", down)
+    monkeypatch.setattr(cache, "store_answer", down)
+    for stream in (False, True):
+        r = chat.turn(chat.session(), "recommend a dark roast coffee", stream=stream)
+        assert r.status_code == 200
+        body = r.get_json() if not stream else parse_sse(r.get_data(as_text=True))[-1][1]
+        assert body["cached"] is False and body["reply"]
+
+
+def test_an_answer_is_stored_under_the_catalog_version_it_was_built_from(chat: Client) -> None:
+    from shared.catalog import CATALOG_DOC, META
+
+    store = wiring.get_store()
+    retriever = wiring.get_retriever()
+    real_search = retriever.search
+    before = int((store.get(META, CATALOG_DOC) or {})["version"])
+
+    def search_then_ingest(*args: Any, **kwargs: Any) -> Any:
+        found = real_search(*args, **kwargs)
+        meta = store.get(META, CATALOG_DOC) or {}
+        store.set(META, CATALOG_DOC, {**meta, "version": before + 1})  # an ingest lands
+        return found
+
+    retriever.search = search_then_ingest  # type: ignore[method-assign]
+    chat.turn(chat.session(), "recommend a dark roast coffee")
+    versions = [d.data["catalog_version"] for d in store.query(RESPONSE_CACHE)]
+    assert versions == [before]
 
 
 def test_a_follow_up_is_not_served_from_another_conversation(chat: Client) -> None:
@@ -412,3 +479,27 @@ def test_a_client_that_disconnects_stops_the_generation(chat: Client) -> None:
     pulled.clear()
     whole = chat.turn(chat.session(), question).get_json()
     assert whole["cached"] is False and len(pulled) > read_before_leaving + 3
+
+
+def test_a_streamed_turn_logs_under_its_request_id_without_user_text(chat: Client) -> None:
+    import logging
+
+    from shared.logs import JsonFormatter
+
+    lines: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # formatted where it is logged
+            lines.append(json.loads(JsonFormatter().format(record)))
+
+    s = chat.session()  # the first request configures logging (and resets the root's handlers)
+    handler = Keep()
+    logging.getLogger().addHandler(handler)
+    try:
+        r = chat.turn(s, "secret words: recommend a dark roast", stream=True)
+        r.get_data()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    turn = [x for x in lines if x["message"] == "turn"]
+    assert len(turn) == 1 and turn[0]["request_id"] == r.headers["X-Request-Id"]
+    assert lines and not [x for x in lines if "secret" in json.dumps(x)]

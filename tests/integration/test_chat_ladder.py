@@ -148,3 +148,27 @@ def _exact_key(question: str, version: int) -> str:
     from shared.response_cache import cache_key
 
     return cache_key(question, "PRODUCT_RAG", "", version)
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("recommend a coffee from Kenya", "Try the Quiet Blend, only $1.99 a bag."),
+        ("Which shops do you have in Seattle?", "Our Seattle shops stock the Quiet Blend."),
+    ],
+)
+def test_a_reply_its_documents_do_not_back_is_shown_but_never_cached(
+    chat: Client, fake: FakeGemini, question: str, reply: str
+) -> None:
+    fake.reply = reply
+    first = chat.turn(chat.session(), question).get_json()
+    assert first["reply"] == reply and first["fallback"] is None
+    assert wiring.get_store().query(RESPONSE_CACHE) == []
+    again = chat.turn(chat.session(), question).get_json()
+    assert again["cached"] is False and len(fake.calls("streamGenerateContent")) == 2
+
+
+def test_a_grounded_reply_is_cached(chat: Client, fake: FakeGemini) -> None:
+    fake.reply = "The Quiet Blend is a Kenyan coffee at $19.41."
+    chat.turn(chat.session(), "recommend a coffee from Kenya")
+    assert len(wiring.get_store().query(RESPONSE_CACHE)) == 1

@@ -135,6 +135,7 @@ def test_the_cache_hits_exactly_semantically_and_never_across_versions(
     assert para is not None and para.kind == "semantic" and para.answer == "$18.50."
     assert look("How much is the Kenya Nyeri AA in a 1 kg bag?") is None
     assert look("How much is the Kenya Nyeri AA?", version=8) is None
+    cache.flush_hits()
     entry = store.query(RESPONSE_CACHE)[0].data
     assert entry["hits"] == 2
     clock.now += timedelta(seconds=601)

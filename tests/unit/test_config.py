@@ -50,6 +50,34 @@ def test_a_deployed_function_without_a_project_fails_fast(monkeypatch: pytest.Mo
     assert (Settings().store_kind, Settings().genai_kind) == ("firestore", "vertex")
 
 
+def test_the_deployed_chat_function_needs_a_session_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "K_SERVICE": "chat",
+        "GOOGLE_CLOUD_PROJECT": "p",
+        "GENAI_BACKEND": "vertex",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().proxy_hops == 1  # Cloud Run's front end appends the client's address
+    monkeypatch.setenv("FUNCTION_TARGET", "chat")
+    with pytest.raises(ValidationError, match="SESSION_SECRET"):
+        Settings()
+    monkeypatch.setenv("SESSION_SECRET", "short")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings()
+    monkeypatch.setenv("SESSION_SECRET", "s" * 32)
+    monkeypatch.setenv("FORWARDED_HOPS", "2")
+    assert Settings().proxy_hops == 2
+    monkeypatch.setenv("FUNCTION_TARGET", "ingest")
+    monkeypatch.delenv("SESSION_SECRET")
+    assert Settings().function_target == "ingest"  # only the chat function signs tokens
+
+
+def test_no_proxy_is_trusted_off_cloud_run() -> None:
+    assert Settings().proxy_hops == 0
+
+
 def test_models_are_offline_without_a_key_and_gemini_with_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

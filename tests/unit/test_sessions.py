@@ -72,9 +72,24 @@ def test_the_window_keeps_the_latest_turns_within_both_bounds(sessions: Sessions
     assert [t.content for t in turns] == ["q3", "a3", "q4", "a4"]  # by count
     sessions.record_turn(s.id, "q" * 70, "a" * 30, intent="GENERAL_CONVERSATION", sources=[])
     turns = sessions.get(s.id).turns
-    assert [len(t.content) for t in turns] == [70, 30]  # by size: 2 + 2 + 70 + 30 > 100
+    # by size: each message is cut to a quarter of the 100 characters, and the oldest that
+    # do not fit go; the window never opens on an answer whose question is gone
+    assert [(t.role, len(t.content)) for t in turns] == [
+        ("user", 2),
+        ("assistant", 2),
+        ("user", 25),
+        ("assistant", 25),
+    ]
     sessions.record_turn(s.id, "x" * 150, "y", intent="GENERAL_CONVERSATION", sources=[])
-    assert [t.content for t in sessions.get(s.id).turns] == ["y"]  # never over the size
+    turns = sessions.get(s.id).turns
+    assert [(t.role, len(t.content)) for t in turns] == [
+        ("user", 25),
+        ("assistant", 25),
+        ("user", 25),
+        ("assistant", 1),
+    ]
+    sessions.record_turn(s.id, "z", "w" * 500, intent="GENERAL_CONVERSATION", sources=[])
+    assert sum(len(t.content) for t in sessions.get(s.id).turns) <= 100
 
 
 def test_messages_come_back_in_order_with_intent_and_sources(

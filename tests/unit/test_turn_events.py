@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import TransientError
-from shared.turn_events import EventPublisher
+from shared.turn_events import IN_FLIGHT, EventPublisher
 
 
 class Bus:
@@ -43,13 +43,34 @@ def test_a_slow_bus_never_blocks_publish_and_overflow_is_dropped_and_counted() -
     gate = threading.Event()
     bus = Bus(gate=gate)
     publisher = EventPublisher(bus, "metrics", capacity=3)  # type: ignore[arg-type]
-    results = [publisher.publish({"n": i}) for i in range(10)]  # returns at once
-    # One event may be in the publisher's hands already; the queue holds 3 more.
-    assert results.count(True) in (3, 4) and publisher.stats()["dropped"] == results.count(False)
+    results = [publisher.publish({"n": i}) for i in range(40)]  # each returns at once
+    accepted = results.count(True)
+    # The queue holds 3; at most IN_FLIGHT more (and one being handed over) left it already.
+    assert 3 <= accepted <= 3 + IN_FLIGHT + 1
+    assert publisher.stats()["dropped"] == 40 - accepted
     gate.set()
     assert publisher.flush(5)
-    assert len(bus.sent) == results.count(True)
+    assert sorted(p["n"] for _, p in bus.sent) == [i for i, ok in enumerate(results) if ok]
     publisher.close()
+
+
+def test_publishes_run_side_by_side() -> None:
+    """IN_FLIGHT publishes meet at a barrier: one at a time, the barrier would break."""
+    barrier = threading.Barrier(IN_FLIGHT, timeout=5)
+
+    class MeetingBus(Bus):
+        def publish(self, topic: str, payload: Mapping[str, Any], **_: Any) -> str:
+            barrier.wait()
+            return super().publish(topic, payload)
+
+    bus = MeetingBus()
+    publisher = EventPublisher(bus, "metrics")  # type: ignore[arg-type]
+    for i in range(IN_FLIGHT):
+        publisher.publish({"n": i})
+    assert publisher.flush(10)
+    assert publisher.stats()["failed"] == 0 and len(bus.sent) == IN_FLIGHT
+    publisher.close()
+    assert not publisher.publish({"n": "late"}) and publisher.stats()["dropped"] == 1
 
 
 def test_a_failing_bus_is_logged_and_counted_never_raised() -> None:
