@@ -120,7 +120,10 @@ def _drink_facts(attrs: Mapping[str, Any]) -> list[str]:
     facts = []
     if isinstance(attrs.get("hot"), bool):
         facts.append("hot" if attrs["hot"] else "cold")
-    if milk := _listed(attrs.get("milk")):
+    milk = attrs.get("milk")
+    if isinstance(milk, bool):  # the benchmark catalog says true/false, ours names the milk
+        facts.append("with milk" if milk else "no milk")
+    elif milk := _listed(milk):
         facts.append("no milk" if milk == "none" else f"{milk} milk")
     for key, label in (("dairy_free", "dairy free"), ("sweet", "sweet"), ("decaf", "decaf")):
         if attrs.get(key) is True:

@@ -237,3 +237,14 @@ def test_the_same_prompt_gives_the_same_text() -> None:
         same = replace(prompt, intent=intent)
         assert OfflineWriter().generate(same) == OfflineWriter().generate(same)
         assert "".join(OfflineWriter().stream(same)) == OfflineWriter().generate(same)
+
+
+def test_a_drinks_milk_reads_as_words_whether_named_or_a_flag() -> None:
+    from shared.ai.offline_format import product_facts
+
+    assert "no milk" in product_facts({"kind": "drink", "attributes": {"milk": False}})
+    assert "with milk" in product_facts({"kind": "drink", "attributes": {"milk": True}})
+    assert "oat milk" in product_facts({"kind": "drink", "attributes": {"milk": "oat"}})
+    assert not [
+        f for f in product_facts({"kind": "drink", "attributes": {"milk": False}}) if "False" in f
+    ]
