@@ -44,7 +44,7 @@ def _create(request: flask.Request) -> flask.Response:
         body = parse_body(request, CreateSession)
     else:
         body = CreateSession()
-    _admit([_client_key(request)])
+    _admit(["new-session:" + _client_key(request)])  # its own bucket: turns keep theirs
     sessions = wiring.get_sessions()
     session = sessions.create(body.user_id)
     return json_response(

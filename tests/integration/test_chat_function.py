@@ -242,14 +242,14 @@ def test_the_rate_limit_answers_429_with_retry_after(
 ) -> None:
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "3")
     chat.reset_settings()
-    s = chat.session()  # takes one token from the address's bucket
-    assert chat.turn(s, "hello").status_code == 200
-    assert chat.turn(s, "hello again").status_code == 200
+    s = chat.session()  # session creation has its own bucket: the turns keep all of theirs
+    for i in range(3):
+        assert chat.turn(s, f"hello {i}").status_code == 200
     r = chat.turn(s, "and again")
     assert r.status_code == 429 and r.get_json()["error"]["code"] == "rate_limited"
     assert 1 <= int(r.headers["Retry-After"]) <= 20
     # A refused turn stores nothing.
-    assert len(chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]) == 4
+    assert len(chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()["messages"]) == 6
 
 
 def test_the_rate_limit_is_per_session_and_per_address(
@@ -261,18 +261,22 @@ def test_the_rate_limit_is_per_session_and_per_address(
     a = chat.session("ann", address="10.0.0.1")
     b = chat.session("ann", address="10.0.0.2")  # a user id is a claim: b is not a's bucket
     assert chat.turn(a, "hi", address="10.0.0.1").status_code == 200
-    assert chat.turn(a, "hi", address="10.0.0.1").status_code == 429  # the address is spent
-    assert chat.turn(a, "hi", address="10.0.0.3").status_code == 200  # a, another address
-    assert chat.turn(a, "hi", address="10.0.0.4").status_code == 429  # the session is spent
+    assert chat.turn(a, "hi", address="10.0.0.1").status_code == 200
+    assert chat.turn(a, "hi", address="10.0.0.3").status_code == 429  # the session is spent
+    assert chat.turn(b, "hi", address="10.0.0.1").status_code == 429  # the address is spent
     assert chat.turn(b, "hi", address="10.0.0.2").status_code == 200
-    # A client cannot escape by claiming another address in front of the proxy's.
-    r = chat.post("/sessions", json={}, headers={"X-Forwarded-For": "1.2.3.4, 10.0.0.1"})
-    assert r.status_code == 429
+    # New sessions: their own bucket per address; a client cannot escape it by claiming
+    # another address in front of the one the proxy saw.
+    spoof = {"X-Forwarded-For": "1.2.3.4, 10.0.0.1"}
+    assert chat.post("/sessions", json={}, headers=spoof).status_code == 201
+    assert chat.post("/sessions", json={}, headers=spoof).status_code == 429
     # IPv6 clients are counted by their /64.
     c = chat.session(address="2001:db8:1:2::1")
-    assert chat.session(address="2001:db8:1:2:ffff::9") is not None
-    r = chat.turn(c, "hi", address="2001:db8:1:2::abcd")
-    assert r.status_code == 429
+    d = chat.session(address="2001:db8:1:2:ffff::9")
+    assert chat.turn(c, "hi", address="2001:db8:1:2::1").status_code == 200
+    assert chat.turn(d, "hi", address="2001:db8:1:2::2").status_code == 200
+    assert chat.turn(c, "hi", address="2001:db8:1:2::abcd").status_code == 429
+    assert chat.turn(c, "hi", address="2001:db8:1:3::1").status_code == 200
 
 
 def test_cors_preflight_and_allowlist(chat: Client) -> None:
