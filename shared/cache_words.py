@@ -1,0 +1,199 @@
+"""The content words of a query: what it says besides its critical details, canonical. Two
+queries share a cached answer only when these are equal (shared/cache_guard.py), so any word
+listed nowhere below (a negator, an antonym, an added instruction) keeps their answers apart.
+The tables only drop what never changes the answer and merge what always means the same; they
+are plain data, reviewed like code, and none holds a word for the sake of one pair of questions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from shared.cache_patterns import words
+
+# Dropped words. Not negators; not "i", "me", "my", "you", "your"; not "or" ("wifi or parking"
+# asks for more than "wifi and parking"); not "to", "for", "by"; not "will", "should", "must";
+# not "did", "was", "were" (the tense changes the answer); not "where", "when", "how", "why";
+# not "all", "only", "just", "very", "more", "other", "else".
+FILLERS = frozenset(words(
+    "a an the any some this that these those it its "  # articles and pointers
+    "is are am be been being do does "  # be and do, in the present tense
+    "could would might "  # possibility and politeness; "can" and "may" below
+    "in on at of from "  # prepositions that only attach a detail ("coffee from Kenya")
+    "and but also "  # joiners
+    "what which "  # interrogatives that only select: "which coffee" = "what coffee" = "coffee"
+    "really actually honestly even "  # discourse markers
+    "anything something one option choice"  # what a seller has, unnamed
+))  # fmt: skip
+# Phrases dropped whole: what only frames a request ("could you tell me", "I'd like to know",
+# "show me"), and the brand (every question here is to Cymbal).
+FRAMES = (
+    "cymbal", "cymbal coffee",
+    "can you", "could you", "would you", "would you mind", "do you mind", "tell me",
+    "tell me about", "show me", "give me", "let me know", "i would like to know",
+    "i want to know", "do you know", "i would like", "i want", "i am looking for", "looking for",
+    "i am after", "i am interested in", "interested in", "i was wondering", "i wonder",
+    "is it possible to", "any idea", "what about", "how about", "kind of", "type of", "sort of",
+)  # fmt: skip
+# Words and phrases that always mean the same, under one canonical word.
+SYNONYMS = {
+    # What a seller has, or a thing holds: "do you sell X" = "is there X" = "X with milk".
+    "have": ("have", "has", "having", "with", "sell", "selling", "carry", "carrying", "offer",
+             "offering", "serve", "served", "serving", "provide", "providing", "sold", "sold as",
+             "come in", "contain", "containing", "include", "including", "got",
+             "do you have", "do you sell", "do you carry", "do you offer", "do you serve",
+             "have you got", "you have", "you sell", "you carry", "you offer", "you serve",
+             "is there", "are there", "there is", "there are"),
+    # Stock is not the catalog: "do you sell X" is answered from the catalog, "is X in stock" from
+    # a shop's shelves.
+    "stock": ("stock", "in stock", "stocked", "available", "availability"),
+    "buy": ("buy", "buying", "purchase", "purchasing", "order", "ordering", "get", "getting"),
+    # "Is X good for espresso?", "Is X the best?" and "Do you recommend X?" are three questions.
+    "good": ("good", "great", "nice", "works well", "work well"),
+    "best": ("best", "better", "top", "favourite", "favorite", "ideal"),
+    "recommend": ("recommend", "recommended", "recommendation", "suggest", "suggested",
+                  "suggestion", "you recommend", "you suggest"),
+    "shop": ("shop", "store", "location", "cafe", "branch", "coffeehouse", "coffee house",
+             "coffee shop"),
+    "where": ("where", "address", "located", "whereabouts"),
+    "when": ("when", "what time", "which time", "what day", "which day"),
+    "taste": ("taste", "tasting", "taste like", "flavour", "flavor", "flavour profile",
+              "flavor profile", "tasting note", "cup note", "taste profile"),
+    "difference": ("difference", "difference between", "different", "differ", "compare",
+                   "comparison", "compared", "versus", "vs"),
+    "brew": ("brew", "brewing", "make", "prepare"),
+    "will": ("will", "shall", "going to"),
+    "past": ("did", "was", "were", "used to"),
+    "not": ("no", "not", "never", "none", "nothing", "nobody", "neither", "nor", "non",
+            "out of"),
+    "hello": ("hello", "hi", "hey", "hiya", "howdy", "greetings", "hello there", "hi there",
+              "hey there"),
+    "thanks": ("thanks", "thank", "thank you", "thx", "cheers", "much appreciated"),
+    "bye": ("bye", "goodbye", "see you", "see ya", "farewell"),
+    "please": ("please", "pls", "plz", "kindly"),
+}  # fmt: skip
+# Words that stand for more than one: "without" is "not" and "with". And "do" after its subject
+# is a verb of its own, not the auxiliary: "what do you do?" is not "what are you?". "Can" and
+# "may" are modal verbs beside their subject, and otherwise a tin and a month.
+EXPANSIONS = {
+    **{(subject + " do"): (subject, "do") for subject in words("i you we they")},
+    "it do": ("do",),
+    **{f"{modal} {subject}": (subject,) for modal in words("can may") for subject in words("i we")},
+    **{f"{subject} can": (subject,) for subject in words("i you we")},
+    "can it": (), "it can": (), "can be": (),
+    "without": ("not", "have"), "lack": ("not", "have"), "lacking": ("not", "have"),
+    "missing": ("not", "have"), "sold out": ("not", "stock"), "out of stock": ("not", "stock"),
+    "had": ("past", "have"),
+}  # fmt: skip
+# Greetings, thanks and goodbyes are content words only in a message that is nothing else.
+SOCIAL = frozenset(("hello", "thanks", "bye", "please"))
+# Contractions: "isn't" is "is not", "I'd" is "I would", and so with no apostrophe.
+_ENDINGS = {"n't": "not", "'re": "are", "'m": "am", "'ll": "will", "'ve": "have", "'d": "would",
+            "'s": "is"}  # fmt: skip
+_WHOLE = {"won't": "will not", "can't": "can not", "shan't": "shall not", "ain't": "is not",
+          "cannot": "can not", "cant": "can not", "wont": "will not", "aint": "is not",
+          "im": "i am", "ive": "i have", "youre": "you are", "whats": "what is"}  # fmt: skip
+_WHOLE |= {
+    w: w[:-2] + " not"
+    for w in words(
+        "dont doesnt didnt isnt arent wasnt werent havent hasnt hadnt shouldnt wouldnt couldnt"
+    )
+}
+NEGATION = "not"
+MASK = "|"  # where the guard read a detail
+_TOKEN = re.compile(r"(?P<word>[^\W_]+(?:'[^\W_]+)?)|\S")
+
+
+def stem(word: str) -> str:
+    """Plural or third person off: 'shops' -> 'shop', 'pastries' -> 'pastry', 'closes' ->
+    'close', 'does' -> 'do' (possessives are cut with the contractions)."""
+    if len(word) <= 3 or word[-1] != "s" or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes", "oes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def _expand(token: str) -> Iterator[str]:
+    """A token as the words it stands for, each stemmed."""
+    whole = _WHOLE.get(token)
+    if whole is not None:
+        yield from whole.split()
+        return
+    base, _, ending = token.partition("'")
+    if ending:
+        ending = "'" + ending
+        if token.endswith("n't"):
+            base, ending = token[:-3], "n't"
+        yield stem(base)
+        if ending in _ENDINGS:
+            yield _ENDINGS[ending]
+        return
+    yield stem(token)
+
+
+def _table() -> tuple[dict[tuple[str, ...], tuple[str, ...]], int]:
+    """Every listed phrase, stemmed as queries are, with what it stands for."""
+    table: dict[tuple[str, ...], tuple[str, ...]] = {}
+    table |= {(w,): () for w in FILLERS}
+    table |= {tuple(f.split()): () for f in FRAMES}
+    for word, phrases in SYNONYMS.items():
+        table |= {tuple(p.split()): (word,) for p in phrases}
+    table |= {tuple(p.split()): meant for p, meant in EXPANSIONS.items()}
+    stemmed = {tuple(stem(w) for w in k): v for k, v in table.items()}
+    return stemmed, max(len(k) for k in stemmed)
+
+
+_TABLE, _LONGEST = _table()
+
+
+def canonical(text: str) -> list[str]:
+    """Canonical content words of a text, in order, repeats kept: longest listed phrase first,
+    every other word as it is. Any script's words count, and so does a symbol ('👎'); '|' and
+    punctuation end a phrase."""
+    out: list[str] = []
+    run: list[str] = []
+    for m in _TOKEN.finditer(text):
+        char = m[0]
+        if m["word"]:
+            run += _expand(m["word"])
+        elif char != MASK and unicodedata.category(char)[0] == "S":
+            run.append(char)
+        elif run and (char == MASK or unicodedata.category(char)[0] == "P"):
+            out += _phrases(run)
+            run = []
+    return out + _phrases(run)
+
+
+def _phrases(run: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(run):
+        for n in range(min(_LONGEST, len(run) - i), 0, -1):
+            meant = _TABLE.get(tuple(run[i : i + n]))
+            if meant is not None:
+                out += meant
+                i += n
+                break
+        else:
+            out.append(run[i])
+            i += 1
+    return out
+
+
+def content_words(
+    canonical_words: list[str], implied: frozenset[str], *, details: bool
+) -> frozenset[str]:
+    """The set compared: order and repeats do not count, but negations do ('not cosy, not
+    loud' is not 'not cosy, loud'); greetings and thanks count only in a message with no other
+    word or detail; words the details say already ('shop' beside a shop's name) do not count."""
+    if details or any(w not in SOCIAL for w in canonical_words):
+        canonical_words = [w for w in canonical_words if w not in SOCIAL]
+    canonical_words = [w for w in canonical_words if w not in implied]
+    negations = canonical_words.count(NEGATION)
+    extra = {f"{NEGATION}#{n}" for n in range(2, negations + 1)}
+    return frozenset(canonical_words) | extra
