@@ -12,7 +12,7 @@ import bisect
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
 
 from shared import cache_patterns as pat
@@ -211,6 +211,8 @@ def _after_space(text: str, start: int) -> str:
 _FIELDS = tuple(f.name for f in fields(Details))
 _NO_DETAILS = Details()
 _COFFEE_KINDS = frozenset({"beans", "ground", "pods", "instant"})  # "coffee beans" = "beans"
+_WHEN = "when"
+_TIMED = {"open": "hours", "close": "closing time"}  # "when" + the verb = the noun
 
 
 class Guard:
@@ -223,9 +225,11 @@ class Guard:
         lexicon: Mapping[str, vocab.Entry],
         city_states: Mapping[str, str],
         coffees: Iterable[str] = (),
+        origins: Iterable[str] = (),
     ) -> None:
         self._names, self._lexicon = vocab.indexed(names), vocab.indexed(lexicon)
         self._coffees = frozenset(coffees)  # names of the products that are coffees
+        self._origins = frozenset(origins)  # places that grow coffee (as details name them)
         self._city_states = dict(city_states)
         phrases = (*names, *lexicon)
         self._known = frozenset(word for phrase in phrases for word in phrase.split())
@@ -246,7 +250,8 @@ class Guard:
         }
         names = vocab.product_names(products) | vocab.streets(shops)
         coffees = {key(str(p.get("name", ""))) for p in products if p.get("kind") == "coffee"}
-        return cls(names, vocab.catalog_lexicon(products, gazetteer), city_states, coffees)
+        lexicon = vocab.catalog_lexicon(products, gazetteer)
+        return cls(names, lexicon, city_states, coffees, vocab.origins(gazetteer))
 
     def details(self, text: str) -> Details:
         """The critical details of `text` (of its first MAX_CHARS characters)."""
@@ -266,12 +271,15 @@ class Guard:
         return self.reason(query, cached_query) is None
 
     def reason(self, query: str, cached_query: str) -> str | None:
-        """Why the two may not share an answer: "length" (either is too long to judge), the
+        """Why the two may not share an answer: "length" (either is too long to judge), "empty"
+        (either says nothing once its frames are dropped: only an exact repeat may share), the
         first kind of detail that differs ("numbers", "places"...), "words" (content words),
         "order" (of details of one kind), or None. A name only: logs never carry user text."""
         mine, theirs = self._read(query[:MAX_CHARS]), self._read(cached_query[:MAX_CHARS])
         if max(mine.size, theirs.size) > MAX_WORDS:
             return "length"
+        if min(mine.size, theirs.size) == 0:  # "What is it?", "Do you have any?": says nothing
+            return "empty"
         a, b = mine.details, theirs.details
         field = next((f for f in _FIELDS if getattr(a, f) != getattr(b, f)), None)
         if field is None and mine.words != theirs.words:
@@ -306,6 +314,9 @@ class Guard:
         _tidy(values, self._city_states)
         details = Details(**{f: frozenset(v) for f, v in values.items()})
         said = canonical(scan.rest())
+        if _WHEN in said and (timed := {_TIMED[a] for a in details.asks if a in _TIMED}):
+            said = [w for w in said if w != _WHEN]  # "when does it open" asks its hours
+            details = replace(details, asks=details.asks - _TIMED.keys() | timed)
         implied = self._implied(details)
         order = _order([(f, v) for _, f, v, _ in resolved], values)
         words = content_words(said, implied, details=details != _NO_DETAILS)
@@ -313,12 +324,18 @@ class Guard:
 
     def _implied(self, details: Details) -> frozenset[str]:
         """Words the details say already: 'the Seattle Uptown shop', 'the Atlas Lot coffee',
-        'coffee beans'."""
+        'coffee beans'; only coffee is roasted, grown somewhere or processed ('a Kenyan coffee'
+        is 'a Kenyan', 'roasted dark' is 'a dark roast', 'the Huye region' is Huye). A city grows
+        no coffee: 'coffee in Seattle' keeps its word."""
         names = details.names
         shop = any(n.startswith("shop:") for n in names)
         coffee = any(n.startswith("~") or n in self._coffees for n in names)
-        coffee = coffee or bool(details.kinds & _COFFEE_KINDS)
-        return frozenset(("shop",) * shop + ("coffee",) * coffee)
+        coffee = coffee or bool(details.kinds & _COFFEE_KINDS or details.roasts)
+        coffee = coffee or bool(details.places & self._origins)
+        coffee = coffee or any(f.startswith("process:") for f in details.features)
+        roast = ("roast", "roasted") if details.roasts else ()
+        grown = ("region", "origin", "country") if details.places & self._origins else ()
+        return frozenset(("shop",) * shop + ("coffee",) * coffee + roast + grown)
 
     def _proper_nouns(self, cased: str, left: list[re.Match[str]]) -> set[str]:
         """Capitalised words mid-sentence that nothing else knows: a brand, a town, a person.

@@ -140,11 +140,13 @@ _PRODUCTS: dict[str, Entry] = {
 # What is asked about. "where" and "when" are content words (see below).
 _ASKS: dict[str, Entry] = {
     **_same("asks", "price", "price", "pricing", "priced", "cost", "how much", "how expensive"),
-    # When a shop opens is part of its hours; when it closes is asked apart ("is it closed?").
+    # A time named by a noun ("opening hours", "closing time") is what "when" asks of the verb:
+    # the guard reads "when does it open" as "hours", and "is it open?" stays a yes or no.
     **_same("asks", "hours", "hours", "opening hours", "open hours", "opening times", "schedule",
-            "business hours", "open", "opens", "opening", "opening time", "stay open",
-            "stays open"),
-    **_same("asks", "close", "close", "closes", "closing", "closed", "closing time", "shut"),
+            "business hours", "opening time", "hours of operation"),
+    **_same("asks", "open", "open", "opens", "opening", "stay open", "stays open"),
+    **_same("asks", "closing time", "closing time", "closing times", "closing hours"),
+    **_same("asks", "close", "close", "closes", "closing", "closed", "shut"),
     **_same("asks", "contact", "phone number", "telephone", "call", "contact", "email"),
     **_same("asks", "caffeine amount", "how much caffeine", "caffeine level"),
     **_same("asks", "ingredients", "ingredient", "made of", "made with", "made from",
@@ -167,6 +169,12 @@ _ASKS: dict[str, Entry] = {
             "song", "cash", "card", "credit card", "paypal", "apple pay", "google pay", "venmo",
             "bitcoin", "wrapping", "gift wrapping"),
 }  # fmt: skip
+# "The price for X" is the price of X: after a noun that names what is asked, "for" only
+# attaches the thing asked about, as "of" does (a dropped word).
+_ASKS |= {f"{phrase} for": _ASKS[phrase] for phrase in (
+    "price", "pricing", "cost", "how much", "hours", "opening hours", "opening times",
+    "opening time", "schedule", "business hours", "closing time", "closing times", "recipe",
+    "ingredient", "size", "weight", "return policy")}  # fmt: skip
 STATIC: dict[str, Entry] = {
     **_TIMES,
     **{w: ("numbers", f"#{i + 1}", False) for i, w in enumerate(_ORDINAL_WORDS)},
@@ -300,3 +308,10 @@ def _places(gaz: hintlib.Gazetteer) -> dict[str, str]:
     places.update({k: f"state:{v}".lower() for k, v in gaz.states.items() if len(k) > 2})
     places.update({k: key(v) for k, v in (*gaz.cities.items(), *gaz.origins.items())})
     return places
+
+
+def origins(gaz: hintlib.Gazetteer) -> frozenset[str]:
+    """The place values that grow coffee (the catalog's origins and regions, and others)."""
+    places = _places(gaz)
+    grown = {*hintlib.OTHER_ORIGINS, *(key(v) for v in gaz.origins.values())}
+    return frozenset(v for v in places.values() if v in grown)

@@ -35,32 +35,58 @@ FRAMES = (
     "tell me about", "show me", "give me", "let me know", "i would like to know",
     "i want to know", "do you know", "i would like", "i want", "i am looking for", "looking for",
     "i am after", "i am interested in", "interested in", "i was wondering", "i wonder",
+    "list", "find me",
     "is it possible to", "any idea", "what about", "how about", "kind of", "type of", "sort of",
 )  # fmt: skip
+# Asking whether the seller has a thing is what every catalog question asks, so the frame is
+# dropped whole: "Any Kenyan coffees?" = "Do you have coffee from Kenya?" = "Is there a Kenyan
+# coffee?" = "Can I get a Kenyan coffee?" = "Is a Kenyan coffee sold?" = "Kenyan coffees". The
+# seller's verbs go with it; said by the shopper they stay ("can I sell you X", "where can we
+# sell X": SELL below), and so does "you buy" ("do you buy back X" is no "do you sell X").
+# Stock is a shop's shelves, not the catalog: "in stock" is a word of its own.
+_SELLER_VERBS = words(
+    "have has having got sell selling sold carry carrying carried offer offering offered serve "
+    "serving served provide providing provided"
+)
+REQUESTS = (
+    *_SELLER_VERBS, "with", "contain", "containing", "include", "including", "come in",
+    "sold as", "available", "availability", "from you",
+    *(f"{frame} {verb}" for frame in ("do you", "you", "does cymbal", "cymbal")
+      for verb in words("have sell carry stock offer serve provide")),
+    "have you got", "is there", "are there", "there is", "there are",
+    *(f"{modal} i {verb}" for modal in words("can could may")
+      for verb in words("get buy order purchase have")),
+    *(f"i {want} {verb}" for want in ("would like to", "want to")
+      for verb in words("get buy order purchase have")),
+)  # fmt: skip
+SELL = tuple(f"{who} sell" for who in (
+    "i", "we", "can i", "could i", "may i", "can we", "could we", "i want to", "we want to",
+    "i would like to", "we would like to"))  # fmt: skip
 # Words and phrases that always mean the same, under one canonical word.
 SYNONYMS = {
-    # What a seller has, or a thing holds: "do you sell X" = "is there X" = "X with milk".
-    "have": ("have", "has", "having", "with", "sell", "selling", "carry", "carrying", "offer",
-             "offering", "serve", "served", "serving", "provide", "providing", "sold", "sold as",
-             "come in", "contain", "containing", "include", "including", "got",
-             "do you have", "do you sell", "do you carry", "do you offer", "do you serve",
-             "have you got", "you have", "you sell", "you carry", "you offer", "you serve",
-             "is there", "are there", "there is", "there are"),
+    "sell": SELL,
     # Stock is not the catalog: "do you sell X" is answered from the catalog, "is X in stock" from
     # a shop's shelves.
-    "stock": ("stock", "in stock", "stocked", "available", "availability"),
+    "stock": ("stock", "in stock", "stocked"),
     "buy": ("buy", "buying", "purchase", "purchasing", "order", "ordering", "get", "getting"),
     # "Is X good for espresso?", "Is X the best?" and "Do you recommend X?" are three questions.
     "good": ("good", "great", "nice", "works well", "work well"),
-    "best": ("best", "better", "top", "favourite", "favorite", "ideal"),
+    "best": ("best", "better", "top", "favourite", "favorite", "ideal", "your favourite",
+             "your favorite", "you like best", "do you like best", "you like most",
+             "do you like most"),
+    # "What would you pick?" asks for a recommendation; "your pick" is "you recommend".
     "recommend": ("recommend", "recommended", "recommendation", "suggest", "suggested",
-                  "suggestion", "you recommend", "you suggest"),
+                  "suggestion", "you recommend", "you suggest", "you pick", "would you pick",
+                  "would you choose", "you would pick", "your recommendation",
+                  "your suggestion", "your pick", "your top pick"),
     "shop": ("shop", "store", "location", "cafe", "branch", "coffeehouse", "coffee house",
              "coffee shop"),
     "where": ("where", "address", "located", "whereabouts"),
     "when": ("when", "what time", "which time", "what day", "which day"),
     "taste": ("taste", "tasting", "taste like", "flavour", "flavor", "flavour profile",
-              "flavor profile", "tasting note", "cup note", "taste profile"),
+              "flavor profile", "tasting note", "cup note", "taste profile", "note",
+              # "the tasting notes for X" are the tasting notes of X
+              "tasting note for", "cup note for", "flavour profile for", "flavor profile for"),
     "difference": ("difference", "difference between", "different", "differ", "compare",
                    "comparison", "compared", "versus", "vs"),
     "brew": ("brew", "brewing", "make", "prepare"),
@@ -70,7 +96,8 @@ SYNONYMS = {
             "out of"),
     "hello": ("hello", "hi", "hey", "hiya", "howdy", "greetings", "hello there", "hi there",
               "hey there"),
-    "thanks": ("thanks", "thank", "thank you", "thx", "cheers", "much appreciated"),
+    "thanks": ("thanks", "thank", "thank you", "thx", "cheers", "much appreciated",
+               "thanks a lot", "thank you so much", "thank you very much", "many thanks"),
     "bye": ("bye", "goodbye", "see you", "see ya", "farewell"),
     "please": ("please", "pls", "plz", "kindly"),
 }  # fmt: skip
@@ -83,9 +110,10 @@ EXPANSIONS = {
     **{f"{modal} {subject}": (subject,) for modal in words("can may") for subject in words("i we")},
     **{f"{subject} can": (subject,) for subject in words("i you we")},
     "can it": (), "it can": (), "can be": (),
-    "without": ("not", "have"), "lack": ("not", "have"), "lacking": ("not", "have"),
-    "missing": ("not", "have"), "sold out": ("not", "stock"), "out of stock": ("not", "stock"),
-    "had": ("past", "have"),
+    "without": ("not",), "lack": ("not",), "lacking": ("not",), "missing": ("not",),
+    "sold out": ("not", "stock"), "out of stock": ("not", "stock"), "had": ("past",),
+    # "have to" is an obligation, not a request: "do I have to pay?" is "must I pay?".
+    "have to": ("must",), "has to": ("must",), "got to": ("must",), "had to": ("past", "must"),
 }  # fmt: skip
 # Greetings, thanks and goodbyes are content words only in a message that is nothing else.
 SOCIAL = frozenset(("hello", "thanks", "bye", "please"))
@@ -102,6 +130,8 @@ _WHOLE |= {
     )
 }
 NEGATION = "not"
+# The seller's, before a detail (a product, a kind, a shop, a comparative): the catalog's own.
+OWNER = "your"
 MASK = "|"  # where the guard read a detail
 _TOKEN = re.compile(r"(?P<word>[^\W_]+(?:'[^\W_]+)?)|\S")
 
@@ -140,7 +170,7 @@ def _table() -> tuple[dict[tuple[str, ...], tuple[str, ...]], int]:
     """Every listed phrase, stemmed as queries are, with what it stands for."""
     table: dict[tuple[str, ...], tuple[str, ...]] = {}
     table |= {(w,): () for w in FILLERS}
-    table |= {tuple(f.split()): () for f in FRAMES}
+    table |= {tuple(f.split()): () for f in (*FRAMES, *REQUESTS)}
     for word, phrases in SYNONYMS.items():
         table |= {tuple(p.split()): (word,) for p in phrases}
     table |= {tuple(p.split()): meant for p, meant in EXPANSIONS.items()}
@@ -154,7 +184,8 @@ _TABLE, _LONGEST = _table()
 def canonical(text: str) -> list[str]:
     """Canonical content words of a text, in order, repeats kept: longest listed phrase first,
     every other word as it is. Any script's words count, and so does a symbol ('👎'); '|' and
-    punctuation end a phrase."""
+    punctuation end a phrase, and 'your' right before a detail is dropped ('your cheapest
+    drink' is the cheapest drink; 'your name' keeps it)."""
     out: list[str] = []
     run: list[str] = []
     for m in _TOKEN.finditer(text):
@@ -164,6 +195,8 @@ def canonical(text: str) -> list[str]:
         elif char != MASK and unicodedata.category(char)[0] == "S":
             run.append(char)
         elif run and (char == MASK or unicodedata.category(char)[0] == "P"):
+            if char == MASK and run[-1] == OWNER:  # "your grinders" are the grinders you sell
+                run.pop()
             out += _phrases(run)
             run = []
     return out + _phrases(run)

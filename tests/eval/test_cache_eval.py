@@ -24,11 +24,12 @@ HERE = Path(__file__).parent
 DEV = ROOT / "data" / "cache" / "dev_pairs.jsonl"
 ROUTING_DEV = ROOT / "data" / "routing" / "dev.jsonl"
 MODEL = LocalEmbedder.model_id
-# The least paraphrase hit rate of each held-out set: just under the rate measured on 2026-11-30
-# (docs/cache.md), so that a change that costs hits is seen.
+# The least paraphrase hit rate of each held-out set: just under the rate measured once, after
+# the request frames were tuned on dev only (docs/cache.md), so that a change that costs hits is
+# seen.
 HELD_OUT = {
-    "cache_pairs.jsonl": 0.30,  # measured 0.321 (26/81)
-    "cache_pairs_adversarial.jsonl": 0.30,  # measured 0.322 (19/59)
+    "cache_pairs.jsonl": 0.50,  # measured 0.519 (42/81)
+    "cache_pairs_adversarial.jsonl": 0.48,  # measured 0.492 (29/59)
 }
 LABELS = {"paraphrase", "near_duplicate"}
 INTENTS = {"PRODUCT_RAG", "LOCATION_RAG", "GENERAL_CONVERSATION"}
