@@ -24,7 +24,7 @@ from shared.ai.offline_format import content_words
 from shared.ai.ports import ContextDoc, ModelError, ModelUnavailable, Prompt
 from shared.ai.prompts import REFUSAL, SYSTEM, echoes_instructions
 from shared.logs import fields
-from shared.response_cache import CacheHit, ResponseCache, context_fingerprint
+from shared.response_cache import CacheHit, ResponseCache, context_fingerprint, names_nothing
 from shared.routing.router import Decision
 from shared.store.base import utc_now
 
@@ -49,7 +49,7 @@ CUT_SHORT = "\n\n(The answer was cut short. Please ask again.)"
 # A hit this far below the best of its kind is noise next to it (a named shop, then four
 # others that merely passed the floor): it neither reaches the model nor becomes a card.
 RELATIVE_CUT = 0.2
-_TAILS = {"echo": REFUSAL}
+_TAILS = {"echo": REFUSAL, "cut": CUT_SHORT.strip()}
 _MONEY = re.compile(r"\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?)")
 # What a source card may show, besides id, kind, name and score.
 _CARD_FIELDS = {
@@ -133,8 +133,8 @@ class ChatTurns:
         # A question that stands on its own is answered without the conversation, so that its
         # answer (cached, maybe served to others) holds nothing private. One that leans on the
         # conversation is keyed on exactly the window the model sees.
-        context = context_fingerprint(text, session.turns)
-        history = session.turns if context else ()
+        context = self._context(text, session, version)
+        history = session.turns if context or self.cache is None else ()
         mark = time.perf_counter()
         hit = None
         if vector is not None and version is not None:
@@ -163,6 +163,17 @@ class ChatTurns:
             timings=timings,
             error=errors[0] if errors else None,
         )
+
+    def _context(self, text: str, session: Session, version: int | None) -> str:
+        """The conversation fingerprint of the cache key: "" for a standalone question."""
+        vague = False
+        if session.turns and self.cache is not None and version is not None:
+            try:
+                vague = names_nothing(self.cache.guard(version).details(text))
+            except Exception:  # unsure: treat it as leaning on the conversation
+                log.exception("guard unavailable")
+                vague = True
+        return context_fingerprint(text, session.turns, names_nothing=vague)
 
     def _embed(self, text: str, timings: dict[str, float], errors: list[str]) -> np.ndarray | None:
         """The query's vector, or None when the embedder is down: then no routing, search or
@@ -221,8 +232,8 @@ class ChatTurns:
 
     def run(self, plan: Plan) -> Generator[Event, None, None]:
         """`delta` events as the answer arrives, then `done` with the whole reply. Whatever
-        happens (the model failing mid-stream, a bug, the reader leaving) the turn is recorded
-        once, with what was said and why it stopped."""
+        happens (the model failing mid-stream, a bug, the reader leaving at any point) the
+        turn is recorded once, with what was said and why it stopped."""
         mark = time.perf_counter()
         if plan.cache_hit is not None:
             answer = fallback.Answer(iter([plan.cache_hit.answer]))
@@ -230,39 +241,42 @@ class ChatTurns:
             answer = fallback.answer(self.generator, plan.prompt, lambda: self._cached(plan))
         parts: list[str] = []
         error = plan.error
-        stop: str | None = None  # why the stream ended early: "echo", "cut", "closed"
+        stop: str | None = None  # why the stream ended early: "echo", "cut"
+        body: dict[str, Any] | None = None
         try:
-            for chunk in answer.chunks:
-                if echoes_instructions("".join([*parts, chunk])[-4000:]):
-                    stop = "echo"
-                    log.warning("reply echoed the instructions; replaced")
-                    break
-                parts.append(chunk)
-                yield ("delta", chunk)
+            try:
+                for chunk in answer.chunks:
+                    if echoes_instructions("".join([*parts, chunk])[-4000:]):
+                        stop = "echo"
+                        log.warning("reply echoed the instructions; replaced")
+                        break
+                    parts.append(chunk)
+                    yield ("delta", chunk)
+            except (ModelUnavailable, ModelError) as e:
+                stop, error = "cut", "model_stream_failed"
+                log.warning("answer cut short", extra=fields(error=type(e).__name__))
+            except Exception:  # a bug must not lose the turn or the reader's answer so far
+                stop, error = "cut", "internal_error"
+                log.exception("answer failed")
+            finally:
+                answer.close()  # ends the model's stream: at the end, on a break, on a leave
             tail = _TAILS.get(stop or "", "")
             if tail:
                 tail = ("\n\n" if parts else "") + tail
                 parts.append(tail)
                 yield ("delta", tail)
-        except (ModelUnavailable, ModelError) as e:
-            stop, error = "cut", "model_stream_failed"
-            log.warning("answer cut short", extra=fields(error=type(e).__name__))
-            parts.append(CUT_SHORT)
-            yield ("delta", CUT_SHORT)
+            cacheable = answer.cacheable and stop is None
+            body = self._record(plan, "".join(parts), answer, mark, error, cacheable=cacheable)
         except GeneratorExit:
-            stop, error = "closed", "client_closed"
-            self._record(plan, "".join(parts), answer, mark, error, cacheable=False)
+            if body is None:
+                self._record(plan, "".join(parts), answer, mark, "client_closed", cacheable=False)
             raise
-        except Exception:
-            stop, error = "cut", "internal_error"
-            log.exception("answer failed")
-            parts.append(CUT_SHORT)
-            yield ("delta", CUT_SHORT)
-        finally:
-            answer.close()  # ends the model's stream: at the end, on a break, on a disconnect
-        cacheable = answer.cacheable and stop is None
-        body = self._record(plan, "".join(parts), answer, mark, error, cacheable=cacheable)
         yield ("done", body)
+
+    def abandon(self, plan: Plan) -> None:
+        """The reader left before the answer started: the turn is still recorded."""
+        nothing = fallback.Answer(iter(()))
+        self._record(plan, "", nothing, time.perf_counter(), "client_closed", cacheable=False)
 
     def _cached(self, plan: Plan) -> str | None:
         """The ladder's cache rung: a guarded neighbour a little further away than a normal
@@ -306,14 +320,15 @@ class ChatTurns:
                 log.warning("reply not grounded in its sources", extra=fields(what=ungrounded))
         mark = time.perf_counter()
         try:
-            self.sessions.record_turn(
+            if not self.sessions.record_turn(
                 plan.session.id,
                 plan.text,
                 reply,
                 intent=plan.decision.intent,
                 sources=plan.sources,
                 asked_at=plan.asked_at,
-            )
+            ):
+                error = error or "session_gone"  # deleted or expired during the turn
         except Exception:  # the reader has the answer; the history is what is lost
             error = error or "persist_failed"
             log.exception("turn not persisted")
@@ -362,15 +377,17 @@ class ChatTurns:
         return body
 
     def _ungrounded(self, plan: Plan, reply: str) -> str | None:
-        """What in a reply its documents do not back: a price none of them has, or a catalog
-        product or shop none of them names. Such a reply is still shown (it is the model's),
-        but never cached, and counted, so that a lapse is not repeated to others."""
-        docs = [(d.name, json.dumps(dict(d.fields), default=str)) for d in plan.prompt.context]
-        amounts = {_amount(m) for _, body in docs for m in _MONEY.findall(body)}
+        """What in a reply neither its documents nor the question back: a price, or a catalog
+        coffee or shop (drinks and equipment are named for what they are: "espresso" is a
+        word before it is a product). Such a reply is still shown (it is the model's), but
+        never cached, and counted, so that a lapse is not repeated to others."""
+        docs = [f"{d.name}. {json.dumps(dict(d.fields), default=str)}" for d in plan.prompt.context]
+        backed = [*docs, plan.text]
+        amounts = {_amount(m) for text in backed for m in _MONEY.findall(text)}
         amounts |= {
-            _amount(str(f["price"]))
+            _amount(str(d.fields["price"]))
             for d in plan.prompt.context
-            if (f := d.fields).get("price") is not None
+            if d.fields.get("price") is not None
         }
         if any(_amount(m) not in amounts for m in _MONEY.findall(reply)):
             return "price"
@@ -379,8 +396,9 @@ class ChatTurns:
         try:
             guard = self.cache.guard(plan.catalog_version)
             named = set(guard.details(reply[:4000]).names)
-            for name, body in docs:
-                named -= guard.details(f"{name}. {body}").names
+            named -= self.cache.generic_names(plan.catalog_version)
+            for text in backed:
+                named -= guard.details(text).names
         except Exception:  # a safeguard must not fail the turn
             log.exception("grounding check failed")
             return None

@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import flask
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared import errors, health, wiring
 from shared.config import get_settings
@@ -20,6 +21,7 @@ from shared.ratelimit import address_key
 
 log = logging.getLogger("shared.chat_api")
 MAX_USER_ID_CHARS = 256
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-store",
     "X-Accel-Buffering": "no",  # proxies that buffer by default (nginx) pass each event on
@@ -32,6 +34,21 @@ class CreateSession(Inbound):
 
 class PostMessage(Inbound):
     message: str = Field(min_length=1)
+
+    @field_validator("message")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        """What a person can see: NFKC, without format, private-use, unassigned or control
+        characters (newlines and tabs stay). Invisible characters could carry instructions
+        that the model reads but the cache's guard, and any person, cannot."""
+        text = "".join(
+            c
+            for c in unicodedata.normalize("NFKC", value)
+            if c in "\n\t" or unicodedata.category(c) not in _INVISIBLE
+        ).strip()
+        if not text:
+            raise ValueError("The message has no visible text.")
+        return text
 
 
 def _iso(value: Any) -> str:
@@ -108,9 +125,10 @@ def _message(request: flask.Request, session_id: str) -> flask.Response:
         return json_response(body)
 
     def events() -> Iterator[str]:
-        yield _sse("meta", plan.meta())
-        turn = chat.run(plan)
+        turn = None
         try:
+            yield _sse("meta", plan.meta())
+            turn = chat.run(plan)
             for kind, value in turn:
                 yield _sse(kind, {"text": value} if kind == "delta" else value)
         except Exception as e:  # headers are sent: report it in the stream, as the contract says
@@ -118,7 +136,10 @@ def _message(request: flask.Request, session_id: str) -> flask.Response:
             public = e if isinstance(e, errors.AppError) and e.status < 500 else errors.AppError()
             yield _sse("error", public.body()["error"])
         finally:
-            turn.close()  # the reader left: stop the model, record what was said
+            if turn is None:
+                chat.abandon(plan)  # the reader left after `meta`: record the turn anyway
+            else:
+                turn.close()  # the reader left: stop the model, record what was said
 
     # The stream runs after this handler returns: it keeps the request's log context.
     return flask.Response(

@@ -49,7 +49,11 @@ class Router:
         self._routes = [(r, r.compile(), h) for r, h in routes]
 
     def __call__(self, request: flask.Request) -> flask.Response:
-        settings = get_settings()
+        try:
+            settings = get_settings()
+        except ValidationError:  # misconfigured: say so in the contract's shape, log why
+            log.exception("invalid settings")
+            return error_response(errors.AppError("The service is misconfigured."))
         configure_logging(settings.log_level, settings.google_cloud_project)
         request_id = request.headers.get("X-Request-Id", "")
         if not _REQUEST_ID.match(request_id):

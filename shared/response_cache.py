@@ -11,18 +11,20 @@ about hours or stock short-lived.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
 import re
 import threading
 import unicodedata
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.cache_guard import Guard, min_similarity
+from shared.cache_guard import Details, Guard, min_similarity
 from shared.catalog import CATALOG_DOC, META
 from shared.logs import fields
 from shared.store.base import EXPIRES_AT, DistanceMeasure, Embedding, Filter, Increment, Store
@@ -35,15 +37,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shared.cache")
 RESPONSE_CACHE = "response_cache"
+GENERIC_KINDS = frozenset({"drink", "equipment"})
 NEIGHBOURS = 4  # semantic candidates checked by the guard
 # Words that make a question lean on the conversation ("is it decaf?", "and the cheaper one?")
 # or on the asker ("recommend one for me", "I'm pregnant, which is safe?"): its answer then
 # depends on that conversation, so it is keyed on it and never served to anyone else.
 _CONTEXTUAL = re.compile(
     r"\b(it|its|it's|that|those|these|this|them|they|their|one|ones|same|other|another|"
-    r"there|then|else|also|too|more|instead|first|second|last|former|latter|previous|above|"
-    r"i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|us|our)\b|^(and|or|but|so|what about|"
-    r"how about|why|why not|really|ok|okay)\b"
+    r"then|else|also|too|more|instead|first|second|last|former|latter|previous|above|both|"
+    r"the two|which is|which one|i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|us|our)\b|"
+    r"^(and|or|but|so|what about|how about|why|why not|really|ok|okay)\b"
+)
+# Request frames that say "me" or "I" without telling anything about the asker.
+_FRAMES = re.compile(
+    r"\b((tell|show|give|let|help|get|find|send) me|(can|could|may|should|shall|do|would) i)\b"
 )
 _VOLATILE = re.compile(
     r"\b(open|opens|opening|close|closes|closing|closed|hours?|stock|in stock|available|"
@@ -75,15 +82,33 @@ def normalise(text: str) -> str:
     return text.rstrip(" ?!.…").strip()
 
 
-def context_fingerprint(query: str, history: Sequence[Turn]) -> str:
+def context_fingerprint(query: str, history: Sequence[Turn], *, names_nothing: bool = False) -> str:
     """Empty for a question that stands on its own (the model then answers it without the
     conversation); otherwise a hash of the whole conversation window the model sees, so the
-    answer is only ever reused in the very same conversation."""
+    answer is only ever reused in the very same conversation. A question leans on the
+    conversation when it is very short, refers back or to the asker, or (`names_nothing`)
+    asks about something without naming it ("what's the price?", "which is cheaper?")."""
     words = normalise(query).split()
-    if history and (len(words) <= 2 or _CONTEXTUAL.search(" ".join(words))):
+    plain = _FRAMES.sub(" ", " ".join(words))
+    if history and (names_nothing or len(words) <= 2 or _CONTEXTUAL.search(plain)):
         window = [[t.role, t.content] for t in history]
         return hashlib.sha256(json.dumps(window).encode()).hexdigest()[:32]
     return ""
+
+
+def names_nothing(details: Details) -> bool:
+    """No product, shop, place, kind, roast, flavour, amenity or feature: only what is asked
+    ("the price", "the hours") or how ("cheaper"), which the conversation must complete."""
+    return not (
+        details.places
+        or details.names
+        or details.roasts
+        or details.kinds
+        or details.amenities
+        or details.flavours
+        or details.features
+        or details.others
+    )
 
 
 def cache_key(query: str, intent: str, context: str, catalog_version: int) -> str:
@@ -116,6 +141,7 @@ class ResponseCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._guard: tuple[int, Guard] | None = None
+        self._generic: tuple[int, frozenset[str]] | None = None
         self.hits = HitCounter(store, clock)
 
     # --- catalog
@@ -133,12 +159,23 @@ class ResponseCache:
             cached = self._guard
             if cached is not None and cached[0] == version:
                 return cached[1]
-            guard = Guard.build(
-                (d.data for d in self.store.query("products")),
-                (d.data for d in self.store.query("shops")),
-            )
+            products = [d.data for d in self.store.query("products")]
+            guard = Guard.build(products, (d.data for d in self.store.query("shops")))
+            # Drinks and equipment are named for what they are ("Espresso", "French Press"):
+            # an answer may say the word without meaning the product.
+            generic: set[str] = set()
+            for p in products:
+                if p.get("kind") in GENERIC_KINDS:
+                    generic |= guard.details(str(p.get("name", ""))).names
             self._guard = (version, guard)
+            self._generic = (version, frozenset(generic))
             return guard
+
+    def generic_names(self, version: int) -> frozenset[str]:
+        """The guard's names (for this version) that are also ordinary words."""
+        self.guard(version)
+        cached = self._generic
+        return cached[1] if cached is not None and cached[0] == version else frozenset()
 
     # --- lookups
 
@@ -243,6 +280,15 @@ class ResponseCache:
         self.hits.close()
 
 
+_open_counters: weakref.WeakSet[HitCounter] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for counter in list(_open_counters):
+        counter.close()
+
+
 class HitCounter:
     """Hit counts, written off the request path: each entry's hits are summed in memory and
     written as one atomic increment at most every FLUSH_S, so a popular answer costs its
@@ -262,11 +308,14 @@ class HitCounter:
 
     def add(self, key: str, expires_at: datetime) -> None:
         with self._lock:
+            if self._closed:
+                return  # shutting down: a lost count costs nothing
             count, _ = self._pending.get(key, (0, expires_at))
             self._pending[key] = (count + 1, expires_at)
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="cache-hits", daemon=True)
                 self._thread.start()
+                _open_counters.add(self)
 
     def flush(self) -> None:
         with self._lock:
@@ -283,6 +332,7 @@ class HitCounter:
                 log.warning("cache hit count failed", exc_info=True)
 
     def close(self) -> None:
+        _open_counters.discard(self)
         with self._lock:
             self._closed, thread = True, self._thread
         self._wake.set()

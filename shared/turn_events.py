@@ -1,12 +1,13 @@
 """Per-turn metrics events, published off the request path.
 
-A turn hands its event to a bounded queue and goes on; a background thread hands each event
-to a small pool that publishes up to IN_FLIGHT at once (a publish waits for the server's
-message id, so one at a time would cap an instance at a few dozen events a second). When the
-queue is full the event is dropped and counted: metrics never slow or fail a turn. Nothing
-starts before the first event; what is queued is published at interpreter exit (Cloud Run
-sends SIGTERM, gunicorn exits its workers). On Cloud Run the CPU may be throttled between
-requests, so an event can leave with the next request rather than at once.
+A turn hands its event to a bounded queue and goes on; WORKERS daemon threads take events
+from it and publish them side by side (a publish waits for the server's message id, so one at
+a time would cap an instance at a few dozen events a second). When the queue is full the
+event is dropped and counted: metrics never slow or fail a turn. Nothing starts before the
+first event. What is queued is published at interpreter exit: the workers are plain daemon
+threads, still running when `atexit` handlers do (a concurrent.futures pool is not: it shuts
+down first). On Cloud Run the CPU may be throttled between requests, so an event can leave
+with the next request rather than at once.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared.bus.base import EventBus
@@ -25,7 +26,16 @@ from shared.logs import fields
 
 log = logging.getLogger("shared.metrics")
 _STOP = object()
-IN_FLIGHT = 8
+WORKERS = 8
+IN_FLIGHT = WORKERS  # publishes at once
+EXIT_FLUSH_S = 2.0
+_open: weakref.WeakSet[EventPublisher] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for publisher in list(_open):
+        publisher.close(EXIT_FLUSH_S)
 
 
 class EventPublisher:
@@ -33,19 +43,17 @@ class EventPublisher:
         self.bus, self.topic = bus, topic
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._slots = threading.BoundedSemaphore(IN_FLIGHT)
-        self._pool: ThreadPoolExecutor | None = None
-        self.published = self.dropped = self.failed = 0
+        self._workers: list[threading.Thread] = []
         self._closed = False
+        self.published = self.dropped = self.failed = 0
 
     def publish(self, event: Mapping[str, Any]) -> bool:
         """Queue the event; False (and counted) when the queue is full or the publisher closed."""
-        if self._closed:
-            with self._lock:
+        with self._lock:
+            if self._closed:
                 self.dropped += 1
-            return False
-        self._start()
+                return False
+            self._start()
         try:
             self._queue.put_nowait(dict(event))
             return True
@@ -78,53 +86,47 @@ class EventPublisher:
             }
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Publish what is queued (up to the timeout), then stop the thread. Idempotent."""
+        """Publish what is queued (up to the timeout), then stop the workers. Idempotent; a
+        publish after it is dropped and counted."""
         with self._lock:
-            thread, closed, self._closed = self._thread, self._closed, True
-        if thread is None or closed:
+            workers, closed, self._closed = list(self._workers), self._closed, True
+        _open.discard(self)
+        if closed or not workers:
             return
         self.flush(timeout_s)
-        try:
-            self._queue.put(_STOP, timeout=timeout_s)
-        except queue.Full:
-            return
-        thread.join(timeout_s)
+        for _ in workers:
+            try:
+                self._queue.put(_STOP, timeout=timeout_s)
+            except queue.Full:
+                return
+        for worker in workers:
+            worker.join(timeout_s)
 
     def _start(self) -> None:
-        if self._thread is not None:
+        """Start the workers (under self._lock, once)."""
+        if self._workers:
             return
-        with self._lock:
-            if self._thread is None:
-                self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix=f"{self.topic}-pub")
-                self._thread = threading.Thread(
-                    target=self._run, name=f"publish-{self.topic}", daemon=True
-                )
-                self._thread.start()
-                atexit.register(self.close, 2.0)
+        for i in range(WORKERS):
+            worker = threading.Thread(target=self._run, name=f"{self.topic}-pub-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        _open.add(self)
 
     def _run(self) -> None:
-        assert self._pool is not None
         while True:
             event = self._queue.get()
-            if event is _STOP:
+            try:
+                if event is _STOP:
+                    return
+                self.bus.publish(self.topic, event)
+                with self._lock:
+                    self.published += 1
+            except Exception as e:  # a metrics failure is logged and counted, never raised
+                with self._lock:
+                    self.failed += 1
+                log.warning(
+                    "metrics event not published",
+                    extra=fields(topic=self.topic, error=type(e).__name__),
+                )
+            finally:
                 self._queue.task_done()
-                self._pool.shutdown(wait=True)
-                return
-            self._slots.acquire()
-            self._pool.submit(self._send, event)
-
-    def _send(self, event: dict[str, Any]) -> None:
-        try:
-            self.bus.publish(self.topic, event)
-            with self._lock:
-                self.published += 1
-        except Exception as e:  # a metrics failure is logged and counted, never raised
-            with self._lock:
-                self.failed += 1
-            log.warning(
-                "metrics event not published",
-                extra=fields(topic=self.topic, error=type(e).__name__),
-            )
-        finally:
-            self._slots.release()
-            self._queue.task_done()

@@ -4,6 +4,11 @@ import flask
 import functions_framework
 
 from shared.chat_api import router
+from shared.config import get_settings
+
+# Read (and check) the settings now: a deployment missing one (SESSION_SECRET...) fails to
+# start, visibly, instead of answering every request with a 500.
+get_settings()
 
 
 @functions_framework.http

@@ -172,3 +172,21 @@ def test_a_grounded_reply_is_cached(chat: Client, fake: FakeGemini) -> None:
     fake.reply = "The Quiet Blend is a Kenyan coffee at $19.41."
     chat.turn(chat.session(), "recommend a coffee from Kenya")
     assert len(wiring.get_store().query(RESPONSE_CACHE)) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        (
+            "a coffee from Kenya under $20?",
+            "The Quiet Blend ($19.41) is a Kenyan coffee under $20.",
+        ),
+        ("recommend a coffee from Kenya", "The Quiet Blend works well as an espresso or a latte."),
+    ],
+)
+def test_what_the_question_or_plain_words_say_is_not_ungrounded(
+    chat: Client, fake: FakeGemini, question: str, reply: str
+) -> None:
+    fake.reply = reply
+    chat.turn(chat.session(), question)
+    assert len(wiring.get_store().query(RESPONSE_CACHE)) == 1

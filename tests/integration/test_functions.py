@@ -260,3 +260,16 @@ def test_an_open_circuit_makes_health_degraded() -> None:
     report = function_client("chat").get("/health").get_json()
     assert report["status"] == "degraded"
     assert report["checks"]["generator"]["circuit"]["state"] == "open"
+
+
+def test_invalid_settings_answer_a_json_500_not_an_html_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.config import get_settings
+
+    client = function_client("intent")
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "0")
+    get_settings.cache_clear()
+    r = client.get("/health")
+    assert r.status_code == 500 and r.mimetype == "application/json"
+    assert r.get_json()["error"]["code"] == "internal"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from shared.errors import TransientError
 from shared.turn_events import IN_FLIGHT, EventPublisher
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Bus:
@@ -86,3 +91,33 @@ def test_nothing_starts_until_the_first_event() -> None:
     publisher = EventPublisher(Bus(), "metrics")  # type: ignore[arg-type]
     assert threading.active_count() == before
     publisher.close()  # closing an idle publisher is harmless
+
+
+def test_queued_events_are_published_when_the_interpreter_exits(tmp_path: Path) -> None:
+    """A fresh interpreter queues events on a slow bus and exits at once: atexit publishes
+    them (the workers are plain threads, alive while atexit handlers run)."""
+    script = tmp_path / "exit.py"
+    out = tmp_path / "sent.txt"
+    script.write_text(
+        f"""
+import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from shared.turn_events import EventPublisher
+
+class SlowBus:
+    kind = "test"
+    def publish(self, topic, payload, *, attributes=None):
+        time.sleep(0.05)
+        with open({str(out)!r}, "a") as f:
+            f.write(str(payload["n"]) + "\\n")
+        return "1"
+
+publisher = EventPublisher(SlowBus(), "metrics")
+for i in range(20):
+    publisher.publish({{"n": i}})
+"""
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+    assert sorted(int(x) for x in out.read_text().split()) == list(range(20))
