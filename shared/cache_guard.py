@@ -1,16 +1,18 @@
 """The guard of the semantic response cache. It rejects by default: a cached answer is reused
 for a new query only when the two say the same critical details (numbers, times, places, names,
-negations, comparatives, roast, kind, amenity...), the same canonical content words (every
-other word, less a closed list of fillers, through a table of synonyms: shared/cache_words.py),
-are not too long to judge, and are close in embedding space. Embeddings rate "in stock" and
-"out of stock" as near twins; the words keep their answers apart. Pure and fast: no model
-calls, no store access, linear in the text, and at most MAX_CHARS of it inspected."""
+negations, comparatives, roast, kind, amenity...), the same canonical content words in the same
+order (every other word, less a closed list of fillers, through a table of synonyms:
+shared/cache_words.py), are not too long to judge, and are close in embedding space.
+Embeddings rate "in stock" and "out of stock" as near twins; the words keep their answers apart.
+Pure and fast: no model calls, no store access, linear in the text, and at most MAX_CHARS of it
+inspected."""
 
 from __future__ import annotations
 
 import bisect
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
@@ -62,7 +64,7 @@ class Details:
 
 class _Reading(NamedTuple):
     details: Details
-    words: frozenset[str]  # canonical content words
+    words: tuple[str, ...]  # canonical content words, in the order said
     order: tuple[tuple[str, ...], ...]  # two or more details of one kind, in the order said
     size: int  # content words and details, repeats counted
 
@@ -122,9 +124,18 @@ class _Scan:
         self.commit()
         return left
 
-    def rest(self) -> str:
-        """The text no detail took, with '|' where a detail was: a phrase never spans one."""
-        return self._masked(self.text, [(m.start, m.end) for m in self.marks], MASK)
+    def rest(self, runs: list[list[_Mark]]) -> str:
+        """The text no detail took, with one MASK for each run of details (a phrase never spans
+        one). An invisible character inside a run stays: the words must see it."""
+        pieces, done = [], 0
+        for run in runs:
+            start, end = run[0].start, max(m.end for m in run)
+            hidden = "".join(c for c in self.text[start:end] if _hidden(c))
+            pieces += [self.text[done:start].replace(MASK, ","), f" {MASK} {hidden} "]
+            done = end
+        pieces.append(self.text[done:].replace(MASK, ","))  # a '|' typed is punctuation
+        self.copied += len(self.text)
+        return "".join(pieces)
 
     def _masked(self, text: str, spans: list[tuple[int, int]], fill: str) -> str:
         """`text` with each span filled: one copy, whatever the number of spans."""
@@ -137,6 +148,24 @@ class _Scan:
         pieces.append(text[done:])
         self.copied += len(text)
         return "".join(pieces)
+
+
+def _runs(marks: list[_Mark]) -> list[list[_Mark]]:
+    """The marks grouped by the stretch of text they cover together, in the order said."""
+    runs: list[list[_Mark]] = []
+    end = -1
+    for mark in sorted(marks, key=lambda m: (m.start, m.end)):
+        if runs and mark.start <= end:
+            runs[-1].append(mark)
+        else:
+            runs.append([mark])
+        end = max(end, mark.end) if len(runs[-1]) > 1 else mark.end
+    return runs
+
+
+def _hidden(char: str) -> bool:
+    """A format, private-use or unassigned character (or a control that is no space)."""
+    return unicodedata.category(char)[0] == "C" and not char.isspace()
 
 
 def _negate(lower: str, marks: list[_Mark]) -> list[_Mark]:
@@ -257,8 +286,8 @@ class Guard:
         """The critical details of `text` (of its first MAX_CHARS characters)."""
         return self._read(text[:MAX_CHARS]).details
 
-    def words(self, text: str) -> frozenset[str]:
-        """The canonical content words of `text`: what it says besides its details."""
+    def words(self, text: str) -> tuple[str, ...]:
+        """The canonical content words of `text`, in order: what it says besides its details."""
         return self._read(text[:MAX_CHARS]).words
 
     def same_question(
@@ -273,8 +302,9 @@ class Guard:
     def reason(self, query: str, cached_query: str) -> str | None:
         """Why the two may not share an answer: "length" (either is too long to judge), "empty"
         (either says nothing once its frames are dropped: only an exact repeat may share), the
-        first kind of detail that differs ("numbers", "places"...), "words" (content words),
-        "order" (of details of one kind), or None. A name only: logs never carry user text."""
+        first kind of detail that differs ("numbers", "places"...), "words" (content words, in
+        any order), "order" (of the content words, or of details of one kind), or None. A name
+        only: logs never carry user text."""
         mine, theirs = self._read(query[:MAX_CHARS]), self._read(cached_query[:MAX_CHARS])
         if max(mine.size, theirs.size) > MAX_WORDS:
             return "length"
@@ -282,9 +312,9 @@ class Guard:
             return "empty"
         a, b = mine.details, theirs.details
         field = next((f for f in _FIELDS if getattr(a, f) != getattr(b, f)), None)
-        if field is None and mine.words != theirs.words:
+        if field is None and sorted(mine.words) != sorted(theirs.words):
             field = "words"
-        if field is None and mine.order != theirs.order:
+        if field is None and (mine.words, mine.order) != (theirs.words, theirs.order):
             field = "order"
         return field
 
@@ -304,7 +334,8 @@ class Guard:
             scan.sub(pattern, read)
         left = scan.tag(self._lexicon)
         scan.sub(pat.MORE_LESS, vocab.more_or_less)
-        resolved = sorted((m.start, *_resolve(m)) for m in _negate(lower, scan.marks))
+        marks = _negate(lower, scan.marks)
+        resolved = sorted((m.start, *_resolve(m)) for m in marks)
         values: dict[str, set[str]] = {f: set() for f in _FIELDS}
         for _, field, value, negated in resolved:
             values[field].add(value)
@@ -313,14 +344,17 @@ class Guard:
         values["others"] = self._proper_nouns(cased, left)
         _tidy(values, self._city_states)
         details = Details(**{f: frozenset(v) for f, v in values.items()})
-        said = canonical(scan.rest())
+        runs = _runs(marks)
+        said = canonical(scan.rest(runs))
         if _WHEN in said and (timed := {_TIMED[a] for a in details.asks if a in _TIMED}):
             said = [w for w in said if w != _WHEN]  # "when does it open" asks its hours
             details = replace(details, asks=details.asks - _TIMED.keys() | timed)
         implied = self._implied(details)
         order = _order([(f, v) for _, f, v, _ in resolved], values)
-        words = content_words(said, implied, details=details != _NO_DETAILS)
-        return _Reading(details, words, order, len(said) + len(resolved))
+        objects = ["+".join(sorted({":".join(_resolve(m)[:2]) for m in run})) for run in runs]
+        words = content_words(said, implied, objects, details=details != _NO_DETAILS)
+        size = sum(w != MASK for w in said) + len(resolved)
+        return _Reading(details, words, order, size)
 
     def _implied(self, details: Details) -> frozenset[str]:
         """Words the details say already: 'the Seattle Uptown shop', 'the Atlas Lot coffee',

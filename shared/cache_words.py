@@ -1,6 +1,7 @@
-"""The content words of a query: what it says besides its critical details, canonical. Two
-queries share a cached answer only when these are equal (shared/cache_guard.py), so any word
-listed nowhere below (a negator, an antonym, an added instruction) keeps their answers apart.
+"""The content words of a query: what it says besides its critical details, canonical and in
+the order said. Two queries share a cached answer only when these are equal (shared/cache_guard.py),
+so any word listed nowhere below (a negator, an antonym, an added instruction) keeps their answers
+apart, and so does a swap of roles ("good for beginners, not experts").
 The tables only drop what never changes the answer and merge what always means the same; they
 are plain data, reviewed like code, and none holds a word for the sake of one pair of questions.
 """
@@ -129,10 +130,15 @@ _WHOLE |= {
         "dont doesnt didnt isnt arent wasnt werent havent hasnt hadnt shouldnt wouldnt couldnt"
     )
 }
+# Words that give the next word or detail its role: what is compared with what (than), in what
+# order (before, after), where to or what for (to, into, for, per), by whom (by), and what is
+# denied (not). One right before a detail takes it as its object, as a word takes its place in
+# the sequence: "add milk before the espresso" is not "add espresso before the milk".
 NEGATION = "not"
+ROLES = frozenset(words("than before after to into toward for per by instead not"))
 # The seller's, before a detail (a product, a kind, a shop, a comparative): the catalog's own.
 OWNER = "your"
-MASK = "|"  # where the guard read a detail
+MASK = "|"  # where the guard read a run of details
 _TOKEN = re.compile(r"(?P<word>[^\W_]+(?:'[^\W_]+)?)|\S")
 
 
@@ -183,20 +189,25 @@ _TABLE, _LONGEST = _table()
 
 def canonical(text: str) -> list[str]:
     """Canonical content words of a text, in order, repeats kept: longest listed phrase first,
-    every other word as it is. Any script's words count, and so does a symbol ('👎'); '|' and
-    punctuation end a phrase, and 'your' right before a detail is dropped ('your cheapest
-    drink' is the cheapest drink; 'your name' keeps it)."""
+    every other word as it is, and MASK where a run of details was. Any script's words count,
+    and so does a symbol ('👎') or an invisible character (format, private-use or unassigned: a
+    zero-width space, a soft hyphen, a tag character can hide text); MASK and punctuation end a
+    phrase, and 'your' right before a detail is dropped ('your cheapest drink' is the cheapest
+    drink; 'your name' keeps it)."""
     out: list[str] = []
     run: list[str] = []
     for m in _TOKEN.finditer(text):
         char = m[0]
         if m["word"]:
             run += _expand(m["word"])
-        elif char != MASK and unicodedata.category(char)[0] == "S":
-            run.append(char)
-        elif run and (char == MASK or unicodedata.category(char)[0] == "P"):
-            if char == MASK and run[-1] == OWNER:  # "your grinders" are the grinders you sell
+        elif char == MASK:
+            if run and run[-1] == OWNER:  # "your grinders" are the grinders you sell
                 run.pop()
+            out += [*_phrases(run), MASK]
+            run = []
+        elif unicodedata.category(char)[0] in "SC":
+            run.append(char)
+        elif run and unicodedata.category(char)[0] == "P":
             out += _phrases(run)
             run = []
     return out + _phrases(run)
@@ -219,14 +230,29 @@ def _phrases(run: list[str]) -> list[str]:
 
 
 def content_words(
-    canonical_words: list[str], implied: frozenset[str], *, details: bool
-) -> frozenset[str]:
-    """The set compared: order and repeats do not count, but negations do ('not cosy, not
-    loud' is not 'not cosy, loud'); greetings and thanks count only in a message with no other
-    word or detail; words the details say already ('shop' beside a shop's name) do not count."""
-    if details or any(w not in SOCIAL for w in canonical_words):
-        canonical_words = [w for w in canonical_words if w not in SOCIAL]
-    canonical_words = [w for w in canonical_words if w not in implied]
-    negations = canonical_words.count(NEGATION)
-    extra = {f"{NEGATION}#{n}" for n in range(2, negations + 1)}
-    return frozenset(canonical_words) | extra
+    canonical_words: list[str],
+    implied: frozenset[str],
+    objects: list[str],
+    *,
+    details: bool,
+) -> tuple[str, ...]:
+    """The sequence compared, in the order said, repeats kept: 'good for beginners, not experts'
+    is not 'good for experts, not beginners'. A role word right before a run of details takes
+    its `objects` entry (one for each MASK, in order) as its object; the details themselves are
+    compared apart, in any order. A word said again right away counts once ('bye bye', 'where
+    is it located'), a negation each time. Greetings and thanks count only in a message with no
+    other word or detail; words the details say already ('shop' beside a shop's name) do not."""
+    said = [w for w in canonical_words if w != MASK]
+    social = details or any(w not in SOCIAL for w in said)
+    out: list[str] = []
+    runs = iter(objects)
+    for w in canonical_words:
+        if w == MASK:
+            detail = next(runs, "")
+            if out and out[-1] in ROLES:
+                out[-1] = f"{out[-1]}>{detail}"
+        elif w in implied or (social and w in SOCIAL):
+            continue
+        elif not out or w != out[-1] or w == NEGATION:
+            out.append(w)
+    return tuple(out)

@@ -319,23 +319,24 @@ def test_reorderings_and_synonyms_are_one_question(a: str, b: str) -> None:
 
 
 def test_content_words_are_canonical() -> None:
-    assert GUARD.words("Could you please tell me which baristas are the best?") == {
+    assert GUARD.words("Could you please tell me which baristas are the best?") == (
         "barista",
         "best",
-    }
-    assert GUARD.words("Which shop doesn't have wifi?") == {"shop", "not"}
+    )
+    assert GUARD.words("Which shop doesn't have wifi?") == ("shop", "not>amenities:wifi")
     assert GUARD.words("Which shop lacks wifi?") == GUARD.words("shops without wifi")
-    assert GUARD.words("Is it sold out?") == GUARD.words("isn't it in stock") == {"not", "stock"}
-    assert GUARD.words("Can I bring my bike?") == {"i", "bring", "my", "bike"}  # persons stay
-    assert GUARD.words("Was it open?") == {"past"} != GUARD.words("Will it open?")
+    assert GUARD.words("Is it sold out?") == GUARD.words("isn't it in stock") == ("not", "stock")
+    assert GUARD.words("Can I bring my bike?") == ("i", "bring", "my", "bike")  # persons stay
+    assert GUARD.words("Was it open?") == ("past",) != GUARD.words("Will it open?")
+    assert GUARD.words("bye bye") == GUARD.words("goodbye!") == ("bye",)  # said again at once
 
 
 def test_greetings_count_only_alone_and_names_imply_their_kind() -> None:
-    assert GUARD.words("hello") == GUARD.words("hey there!") == {"hello"}
-    assert GUARD.words("Hi, is Copper Lot a light roast?") == frozenset()
-    assert GUARD.words("the Seattle Uptown shop") == frozenset() != GUARD.words("Seattle shops")
-    assert GUARD.words("the Copper Lot coffee") == frozenset() == GUARD.words("Kenyan coffee")
-    assert GUARD.words("a coffee roasted dark") == frozenset() != GUARD.words("coffee in Seattle")
+    assert GUARD.words("hello") == GUARD.words("hey there!") == ("hello",)
+    assert GUARD.words("Hi, is Copper Lot a light roast?") == ()
+    assert GUARD.words("the Seattle Uptown shop") == () != GUARD.words("Seattle shops")
+    assert GUARD.words("the Copper Lot coffee") == () == GUARD.words("Kenyan coffee")
+    assert GUARD.words("a coffee roasted dark") == () != GUARD.words("coffee in Seattle")
 
 
 @pytest.mark.parametrize(
@@ -377,7 +378,7 @@ def test_the_frames_stop_where_the_meaning_changes(a: str, b: str) -> None:
 
 
 def test_a_query_of_frames_only_is_never_a_semantic_hit() -> None:
-    assert GUARD.words("What do you have?") == frozenset() == GUARD.words("What is it?")
+    assert GUARD.words("What do you have?") == () == GUARD.words("What is it?")
     assert GUARD.reason("What do you have?", "What is it?") == "empty"
 
 
@@ -386,10 +387,92 @@ def test_negations_are_counted() -> None:
 
 
 def test_details_of_one_kind_keep_their_order() -> None:
-    a, b = "Is Copper Lot cheaper than Copper Select?", "Is Copper Select cheaper than Copper Lot?"
-    assert GUARD.reason(a, b) == "order"
-    assert GUARD.reason("ship from Seattle to Denver", "ship from Denver to Seattle") == "order"
+    assert GUARD.reason("Copper Lot or Copper Select?", "Copper Select or Copper Lot?") == "order"
     assert GUARD.reason("Denver shop on Congress Ave", "Congress Ave shop in Denver") is None
+    # With a role word between them, the word's object tells them apart first.
+    a, b = "Is Copper Lot cheaper than Copper Select?", "Is Copper Select cheaper than Copper Lot?"
+    assert GUARD.reason(a, b) == "words"
+    assert GUARD.reason("ship from Seattle to Denver", "ship from Denver to Seattle") == "words"
+
+
+# -- roles: content words keep their order, and a role word keeps its object ---------------
+
+ROLE_SWAPS = [
+    ("is coarse grind for french press and fine for espresso",
+     "is fine grind for french press and coarse for espresso"),
+    ("which grinder is good for beginners, not experts",
+     "which grinder is good for experts, not beginners"),
+    ("is it cheaper to buy online than in a shop", "is it cheaper to buy in a shop than online"),
+    ("should I add milk before the espresso", "should I add espresso before the milk"),
+    ("do you ship to Canada from the US", "do you ship to the US from Canada"),
+    ("is the kettle easy to clean but hard to use", "is the kettle hard to clean but easy to use"),
+    ("how much water per gram of coffee", "how much coffee per gram of water"),
+    ("are you hiring baristas", "are baristas hiring you"),
+    ("Is cold brew less acidic than hot coffee?", "Is hot coffee less acidic than cold brew?"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("a", "b"), ROLE_SWAPS)
+def test_the_same_words_in_other_roles_are_another_question(a: str, b: str) -> None:
+    assert sorted(x.partition(">")[0] for x in GUARD.words(a)) == sorted(
+        x.partition(">")[0] for x in GUARD.words(b)
+    )  # a set of words could not tell them apart
+    for query, cached in ((a, b), (b, a)):
+        assert GUARD.reason(query, cached) in ("words", "order"), (GUARD.words(a), GUARD.words(b))
+        assert not GUARD.same_question(query, cached, 1.0, model_id=LOCAL)
+
+
+def test_a_role_word_takes_the_detail_after_it_as_its_object() -> None:
+    assert GUARD.words("should I add sugar before the latte") == (
+        "should", "i", "add", "before>names:caffe latte")  # fmt: skip
+    assert GUARD.reason("sugar before the latte", "the latte before sugar") == "words"
+    assert GUARD.reason("is it good for espresso", "for espresso, is it good") == "order"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Which shops are open on Sunday in Seattle?",
+            "In Seattle, which shops are open on Sunday?",
+        ),
+        ("Is Seattle Uptown open on Sunday?", "On Sunday, is Seattle Uptown open?"),
+        ("Ethiopian light roasts under $15", "light roasts under 15 dollars from Ethiopia"),
+        ("a latte with oat milk in Denver", "in Denver, a latte with oat milk"),
+    ],
+)
+def test_details_said_elsewhere_in_the_sentence_are_one_question(a: str, b: str) -> None:
+    assert GUARD.reason(a, b) is None, (GUARD.words(a), GUARD.words(b))
+
+
+def test_a_negation_binds_the_word_after_it() -> None:
+    assert GUARD.words("good for beginners, not experts") == (
+        "good", "for", "beginner", "not", "expert")  # fmt: skip
+    assert GUARD.reason("not expert, beginner", "not beginner, expert") == "order"
+    assert GUARD.reason("not cosy, loud", "loud, not cosy") == "order"
+    assert GUARD.reason("a latte not with oat milk", "not a latte with oat milk") is not None
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\u200b",
+        "\u00ad",
+        "\u2060",
+        "\ufeff",
+        "\U000e0041\U000e0042",
+        "\ue000",
+        "\U0010fffd",
+        "\u0378",
+    ],
+)  # zero-width space, soft hyphen, word joiner, BOM, tag characters, private use, unassigned
+def test_an_invisible_character_counts_as_a_content_symbol(hidden: str) -> None:
+    plain = "Recommend a fruity light roast"
+    for at in (len(plain), 25, 5):  # at the end, inside a detail ("light roast"), inside a word
+        text = plain[:at] + hidden + plain[at:]
+        assert hidden[0] in GUARD.words(text), (text, GUARD.words(text))
+        assert GUARD.reason(text, plain) == "words"
+        assert GUARD.reason(text, text) is None  # a repeat still matches
 
 
 def test_a_long_question_is_never_a_semantic_hit() -> None:
