@@ -29,9 +29,9 @@ HTTP_FUNCTIONS = ("chat", "intent", "metrics")
 log = logging.getLogger("devserver")
 
 
-def load_function(name: str, signature_type: str = "http") -> Any:
+def load_function(name: str, signature_type: str = "http", target: str | None = None) -> Any:
     return create_app(
-        target=name,
+        target=target or name,
         source=str(ROOT / "functions" / name / "main.py"),
         signature_type=signature_type,
     )
@@ -54,6 +54,11 @@ def build_app() -> flask.Flask:
             settings.ingest_topic,
             wsgi_subscriber(load_function("ingest", "cloudevent")),
             name="ingest",
+        )
+        bus.subscribe(
+            settings.metrics_topic,
+            wsgi_subscriber(load_function("metrics", "cloudevent", "metrics_events")),
+            name="metrics-events",
         )
     return web
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     max_event_age_s: int = Field(
         86_400, ge=60, description="An event older than this is dead-lettered, not retried."
     )
+    metrics_shards: int = Field(
+        8, ge=1, le=64, description="Documents per minute the metrics spread their writes over."
+    )
+    metrics_ttl_days: int = Field(30, ge=1, le=400, description="How long minute documents stay.")
     processed_marker_ttl_s: int = Field(
         7 * 86_400, ge=600, description="How long a handled message id is remembered."
     )

@@ -150,6 +150,19 @@ def parse_body(request: flask.Request, model: type[M]) -> M:
         raise errors.BadRequest("The request body is not valid.", details=errors.problems(e)) from e
 
 
+def parse_query(request: flask.Request, model: type[M]) -> M:
+    """The query string as `model`: each parameter once, every field validated."""
+    data: dict[str, str] = {}
+    for key, values in request.args.lists():
+        if len(values) > 1:
+            raise errors.BadRequest(f"Parameter {key[:40]!r} is given more than once.")
+        data[key] = values[0]
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise errors.BadRequest("The query is not valid.", details=errors.problems(e)) from e
+
+
 def check_origin(request: flask.Request) -> None:
     """Browsers on origins outside the allowlist are refused; callers without Origin pass."""
     origin = request.headers.get("Origin")

@@ -17,9 +17,9 @@ from functions_framework import create_app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def function_client(name: str, signature_type: str = "http") -> Any:
+def function_client(name: str, signature_type: str = "http", target: str | None = None) -> Any:
     app = create_app(
-        target=name,
+        target=target or name,
         source=str(ROOT / "functions" / name / "main.py"),
         signature_type=signature_type,
     )

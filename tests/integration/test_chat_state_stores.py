@@ -140,3 +140,31 @@ def test_the_cache_hits_exactly_semantically_and_never_across_versions(
     assert entry["hits"] == 2
     clock.now += timedelta(seconds=601)
     assert look("How much is the Kenya Nyeri AA?") is None
+
+
+def test_metrics_aggregate_once_and_summarise(store: Any, clock: Clock) -> None:
+    from shared.metrics import MetricsEvent, record, summarize
+
+    now = clock.now
+    sent = [
+        MetricsEvent.model_validate(
+            {
+                "turn_id": f"turn-{i:04d}",
+                "ts": now - timedelta(minutes=i % 3),
+                "intent": ("PRODUCT_RAG", "LOCATION_RAG")[i % 2],
+                "confidence": 0.9,
+                "method": "embedding",
+                "cached": i % 4 == 0,
+                "cache_kind": "exact" if i % 4 == 0 else None,
+                "result_count": 2,
+                "timings_ms": {"total": 10.0 + i, "search": 3.0},
+            }
+        )
+        for i in range(24)
+    ]
+    for e in sent:
+        assert record(store, e, shards=4, ttl=timedelta(days=30))
+    assert not record(store, sent[5], shards=4, ttl=timedelta(days=30))
+    s = summarize(store, 3, now=now)
+    assert s["turns"] == 24 and s["by_intent"] == {"LOCATION_RAG": 12, "PRODUCT_RAG": 12}
+    assert s["cache_hits"] == 6 and [p["turns"] for p in s["series"]] == [8, 8, 8]
