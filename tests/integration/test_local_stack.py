@@ -145,3 +145,41 @@ def test_a_restart_loads_the_catalog_again_and_duplicates_nothing(tmp_path: Path
     first, second = versions
     assert first["counts"] == second["counts"] == sample_counts()
     assert second["version"] == first["version"]  # nothing was written again
+
+
+def post_json(url: str, body: dict, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as r:  # loopback only
+        return json.loads(r.read())
+
+
+def test_after_n_chat_turns_the_metrics_summary_counts_exactly_n(stack: Stack) -> None:
+    base = stack.base
+    deadline = time.monotonic() + 90
+    stack.wait_for_line("Catalog loaded:", deadline)
+    questions = [
+        "recommend a dark roast coffee",
+        "which shops are in Seattle?",
+        "thanks, bye",
+        "recommend a dark roast coffee",
+        "is there a shop in Portland?",
+    ]
+    replies = []
+    for q in questions:
+        session = post_json(f"{base}/chat/sessions", {})
+        url = f"{base}/chat/sessions/{session['session_id']}/messages"
+        replies.append(post_json(url, {"message": q}, session["token"]))
+    by_intent: dict[str, int] = {}
+    for reply in replies:
+        by_intent[reply["intent"]] = by_intent.get(reply["intent"], 0) + 1
+    summary = wait_json(
+        f"{base}/metrics/summary?minutes=10", lambda d: d["turns"] >= len(questions), deadline
+    )
+    assert summary["turns"] == len(questions)
+    assert summary["by_intent"] == by_intent
+    assert summary["cache_hits"] == sum(r["cached"] for r in replies) >= 1
+    stack.stop()
+    assert stack.proc.returncode == 0
