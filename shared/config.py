@@ -46,7 +46,11 @@ class Settings(BaseSettings):
         86_400, ge=60, description="An event older than this is dead-lettered, not retried."
     )
     metrics_shards: int = Field(
-        8, ge=1, le=64, description="Documents per minute the metrics spread their writes over."
+        32,
+        ge=1,
+        le=128,
+        description="Documents per minute the metrics spread their writes over: about one "
+        "write a second each at this many turns a second.",
     )
     metrics_ttl_days: int = Field(30, ge=1, le=400, description="How long minute documents stay.")
     processed_marker_ttl_s: int = Field(

@@ -10,9 +10,12 @@ read from them is the upper edge of the bin that holds the exact value.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import math
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -30,10 +33,11 @@ MINUTES = "metrics_minutes"
 STAGES = ("embed", "route", "search", "cache", "generate", "persist", "total")
 BIN_FIRST_MS = 0.25
 BIN_GROWTH = 1.2
-BIN_COUNT = 75  # 0.25 ms .. ~125 s; above that, the last bin
+BIN_COUNT = 75  # 0.25 ms .. ~181 s; above that, the last bin
 EDGES: tuple[float, ...] = tuple(BIN_FIRST_MS * BIN_GROWTH**i for i in range(BIN_COUNT))
 MAX_WINDOW_MINUTES = 1440
-_SAFE = str.maketrans(dict.fromkeys(" .:/`[]*~", "_"))
+FUTURE_SLACK = timedelta(minutes=5)  # clock skew allowed between the chat and us
+SUMMARY_CACHE_S = 30.0
 
 
 class MetricsEvent(BaseModel):
@@ -56,11 +60,9 @@ class MetricsEvent(BaseModel):
 
 
 def bin_of(ms: float) -> int:
-    """The index of the bin holding `ms`: bin i holds (EDGES[i-1], EDGES[i]]."""
-    if ms <= EDGES[0]:
-        return 0
-    i = math.ceil(math.log(ms / BIN_FIRST_MS) / math.log(BIN_GROWTH) - 1e-9)
-    return min(i, BIN_COUNT - 1)
+    """The index of the bin holding `ms`: bin i holds (EDGES[i-1], EDGES[i]]; the last bin
+    also holds everything slower (over ~3 minutes, far past any function timeout)."""
+    return min(bisect.bisect_left(EDGES, ms), BIN_COUNT - 1)
 
 
 def shard_of(turn_id: str, shards: int) -> int:
@@ -83,17 +85,30 @@ def increments(event: MetricsEvent) -> dict[str, Any]:
     if event.fallback:
         counts[f"fallback_{event.fallback}"] = Increment(1)
     if event.error:
-        counts[f"error_{event.error.translate(_SAFE)}"] = Increment(1)
+        counts[f"error_{event.error}"] = Increment(1)
     hist = {
         stage: {f"b{bin_of(ms)}": Increment(1)}
         for stage, ms in event.timings_ms.items()
         if math.isfinite(ms) and ms >= 0
     }
-    return {"turns": Increment(1), "counts": counts, "hist": hist}
+    if len(hist) < len(event.timings_ms):
+        counts["bad_timings"] = Increment(1)
+    update: dict[str, Any] = {"turns": Increment(1), "counts": counts}
+    if hist:  # an empty map in a merge would replace the stored one, histograms and all
+        update["hist"] = hist
+    return update
 
 
-def record(store: Store, event: MetricsEvent, *, shards: int, ttl: timedelta) -> bool:
-    """Add the event to its minute, once: False when this turn was already counted."""
+def record(
+    store: Store,
+    event: MetricsEvent,
+    *,
+    shards: int,
+    ttl: timedelta,
+    marker_ttl: timedelta = timedelta(days=7),
+) -> bool:
+    """Add the event to its minute, once: False when this turn was already counted. The
+    marker lives as long as a redelivery can come (`marker_ttl`), the minute for `ttl`."""
     marker = f"metrics-{event.turn_id}"
     minute = event.ts.astimezone(UTC).replace(second=0, microsecond=0)
     doc_id = f"{minute_id(minute)}_{shard_of(event.turn_id, shards):02d}"
@@ -102,7 +117,7 @@ def record(store: Store, event: MetricsEvent, *, shards: int, ttl: timedelta) ->
         if txn.get(events.PROCESSED, marker) is not None:
             return False
         now = datetime.now(UTC)
-        txn.set(events.PROCESSED, marker, {"handled_at": now, EXPIRES_AT: now + ttl})
+        txn.set(events.PROCESSED, marker, {"handled_at": now, EXPIRES_AT: now + marker_ttl})
         txn.merge(
             MINUTES, doc_id, {"minute": minute, EXPIRES_AT: minute + ttl, **increments(event)}
         )
@@ -129,8 +144,14 @@ def handle_metrics_event(cloud_event: Any) -> None:
             payload = message.data.decode(errors="replace")[:10_000]
             events.dead_letter(wiring.get_bus(), dead, message, e.reason, payload)
             return
-        ttl = timedelta(days=settings.metrics_ttl_days)
-        if not record(wiring.get_store(), event, shards=settings.metrics_shards, ttl=ttl):
+        counted = record(
+            wiring.get_store(),
+            event,
+            shards=settings.metrics_shards,
+            ttl=timedelta(days=settings.metrics_ttl_days),
+            marker_ttl=timedelta(seconds=settings.processed_marker_ttl_s),
+        )
+        if not counted:
             log.info("duplicate turn ignored", extra=fields(message_id=message.message_id))
 
 
@@ -140,9 +161,14 @@ def _parse(message: events.PubSubMessage, settings: Settings) -> MetricsEvent:
         if age > timedelta(seconds=settings.max_event_age_s):
             raise PoisonMessage(f"The event is {int(age.total_seconds())} s old.")
     try:
-        return MetricsEvent.model_validate(message.json())
+        event = MetricsEvent.model_validate(message.json())
     except ValidationError as e:
         raise PoisonMessage(f"Not a metrics event: {first_problem(e)}") from e
+    now = datetime.now(UTC)
+    oldest = now - timedelta(seconds=settings.max_event_age_s)
+    if not oldest <= event.ts <= now + FUTURE_SLACK:
+        raise PoisonMessage(f"The turn's time {event.ts.isoformat()} is out of range.")
+    return event
 
 
 # --- summaries
@@ -160,6 +186,32 @@ def percentile(bins: Mapping[int, int], q: float) -> float | None:
         if seen >= rank:
             return round(EDGES[index], 3)
     return round(EDGES[max(bins)], 3)  # pragma: no cover - the loop always reaches rank
+
+
+class Summaries:
+    """Summaries of this instance's store; a long window (CACHED_FROM minutes or more, the
+    costly ones: minutes x shards documents) is kept SUMMARY_CACHE_S, so a dashboard that
+    several people keep open does not read a day's documents for each of them."""
+
+    CACHED_FROM = 120
+
+    def __init__(self, store: Store, clock: Any = time.monotonic) -> None:
+        self.store, self._clock = store, clock
+        self._lock = threading.Lock()
+        self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, minutes: int) -> dict[str, Any]:
+        if minutes < self.CACHED_FROM:
+            return summarize(self.store, minutes)
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(minutes)
+        if hit is not None and now - hit[0] < SUMMARY_CACHE_S:
+            return hit[1]
+        result = summarize(self.store, minutes)
+        with self._lock:
+            self._cache[minutes] = (now, result)
+        return result
 
 
 def summarize(store: Store, minutes: int, now: datetime | None = None) -> dict[str, Any]:
@@ -196,14 +248,31 @@ def _merge(docs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     hist: dict[str, dict[int, int]] = {}
     for data in docs:
-        turns += int(data.get("turns", 0))
-        for key, value in (data.get("counts") or {}).items():
-            counts[key] = counts.get(key, 0) + int(value)
-        for stage, bins in (data.get("hist") or {}).items():
+        turns += _count(data.get("turns"))
+        for key, value in _mapping(data.get("counts")).items():
+            counts[key] = counts.get(key, 0) + _count(value)
+        for stage, bins in _mapping(data.get("hist")).items():
             merged = hist.setdefault(stage, {})
-            for key, value in bins.items():
-                merged[int(key[1:])] = merged.get(int(key[1:]), 0) + int(value)
+            for key, value in _mapping(bins).items():
+                index = _bin_key(key)
+                if index is not None:
+                    merged[index] = merged.get(index, 0) + _count(value)
     return {"turns": turns, "counts": counts, "hist": hist}
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _count(value: Any) -> int:
+    """A stored counter; anything else (a document edited by hand) counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _bin_key(key: str) -> int | None:
+    if not (key.startswith("b") and key[1:].isdigit()):
+        return None
+    return min(int(key[1:]), BIN_COUNT - 1)
 
 
 def _prefixed(counts: Mapping[str, int], prefix: str) -> dict[str, int]:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from shared.ai.resilience import CircuitBreaker
     from shared.bus.base import EventBus
     from shared.chat import ChatTurns
+    from shared.metrics import Summaries
     from shared.ratelimit import RateLimiter
     from shared.response_cache import ResponseCache
     from shared.retrieval import Retriever
@@ -75,6 +76,11 @@ def get_metrics_publisher() -> EventPublisher:
     """Per-turn metrics events, published from a bounded queue off the request path."""
     publisher: EventPublisher = _once("metrics_publisher", _build_metrics_publisher)
     return publisher
+
+
+def get_summaries() -> Summaries:
+    summaries: Summaries = _once("summaries", _build_summaries)
+    return summaries
 
 
 def get_chat() -> ChatTurns:
@@ -283,3 +289,9 @@ def _build_chat() -> ChatTurns:
         embedder=get_embedder(),
         events=get_metrics_publisher(),
     )
+
+
+def _build_summaries() -> Summaries:
+    from shared.metrics import Summaries
+
+    return Summaries(get_store())

@@ -8,18 +8,20 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from pydantic import Field
 
-from shared import health, wiring
+from shared import errors, health, wiring
 from shared.httpapi import Inbound, Route, Router, json_response, parse_query
-from shared.metrics import MAX_WINDOW_MINUTES, handle_metrics_event, summarize
+from shared.metrics import MAX_WINDOW_MINUTES, handle_metrics_event
 
 
 class SummaryQuery(Inbound):
-    minutes: int = Field(60, ge=1, le=MAX_WINDOW_MINUTES)
+    minutes: str = Field("60", pattern=r"^[1-9][0-9]{0,3}$")  # digits only: no "5.0", "+5"
 
 
 def _summary(request: flask.Request) -> flask.Response:
-    query = parse_query(request, SummaryQuery)
-    return json_response(summarize(wiring.get_store(), query.minutes))
+    minutes = int(parse_query(request, SummaryQuery).minutes)
+    if minutes > MAX_WINDOW_MINUTES:
+        raise errors.BadRequest(f"minutes is at most {MAX_WINDOW_MINUTES}.")
+    return json_response(wiring.get_summaries().get(minutes))
 
 
 def _health(request: flask.Request) -> flask.Response:

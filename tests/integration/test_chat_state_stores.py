@@ -168,3 +168,27 @@ def test_metrics_aggregate_once_and_summarise(store: Any, clock: Clock) -> None:
     s = summarize(store, 3, now=now)
     assert s["turns"] == 24 and s["by_intent"] == {"LOCATION_RAG": 12, "PRODUCT_RAG": 12}
     assert s["cache_hits"] == 6 and [p["turns"] for p in s["series"]] == [8, 8, 8]
+
+
+def test_an_event_without_timings_keeps_the_minutes_histograms(store: Any, clock: Clock) -> None:
+    from shared.metrics import MetricsEvent, record, summarize
+
+    def turn(i: int, timings: dict[str, float]) -> MetricsEvent:
+        return MetricsEvent.model_validate(
+            {
+                "turn_id": f"turn-{i:04d}",
+                "ts": clock.now,
+                "intent": "PRODUCT_RAG",
+                "confidence": 0.9,
+                "method": "embedding",
+                "cached": False,
+                "result_count": 1,
+                "timings_ms": timings,
+            }
+        )
+
+    for i in range(3):
+        record(store, turn(i, {"total": 20.0}), shards=1, ttl=timedelta(days=30))
+    record(store, turn(9, {}), shards=1, ttl=timedelta(days=30))
+    s = summarize(store, 1, now=clock.now)
+    assert s["turns"] == 4 and s["latency_ms"]["p50"] is not None

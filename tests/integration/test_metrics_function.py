@@ -14,6 +14,7 @@ from scripts.devserver import load_function
 from shared import wiring
 from shared.bus.local_bus import LocalBus, wsgi_subscriber
 from shared.events import parse_pubsub_event
+from shared.metrics import EDGES, bin_of
 from tests.integration.chat_support import Client
 from tests.integration.conftest import function_client, pubsub_event
 
@@ -73,7 +74,8 @@ def test_events_are_counted_once_and_summarised(deliver: Any) -> None:
     assert body["cache_hit_rate"] == round(1 / 3, 4)
     assert body["fallbacks"] == {"apology": 1} and body["errors"] == {"model_failed": 1}
     assert set(body["stages_ms"]) == {"embed", "search", "total"}
-    assert body["latency_ms"]["p50"] >= 20.0 and len(body["series"]) == 5
+    assert body["latency_ms"]["p50"] == pytest.approx(EDGES[bin_of(20.0)], abs=1e-3)
+    assert len(body["series"]) == 5
 
 
 @pytest.mark.parametrize(
@@ -93,12 +95,25 @@ def test_malformed_events_are_dead_lettered_not_retried(deliver: Any, payload: A
     assert summary(minutes=5).get_json()["turns"] == 0
 
 
-def test_an_event_older_than_the_age_limit_is_dead_lettered(deliver: Any) -> None:
+@pytest.mark.parametrize(
+    ("published", "ts"),
+    [
+        (timedelta(days=-2), timedelta(days=-2)),  # delivered too late
+        (timedelta(0), timedelta(days=-2)),  # a turn older than the age limit
+        (timedelta(0), timedelta(hours=1)),  # a turn from the future
+        (timedelta(0), None),  # the year 9999: its expiry would overflow
+    ],
+)
+def test_an_event_out_of_its_time_range_is_dead_lettered(
+    deliver: Any, published: timedelta, ts: timedelta | None
+) -> None:
     letters = dead_letters()
-    old = datetime.now(UTC) - timedelta(days=2)
-    assert deliver(turn(), published=old) == 200
+    now = datetime.now(UTC)
+    when = "9999-12-31T23:59:00+00:00" if ts is None else (now + ts).isoformat()
+    assert deliver(turn(ts=when), published=now + published) == 200
     wiring.get_bus().drain(5)  # type: ignore[attr-defined]
     assert len(letters) == 1
+    assert summary(minutes=1440).get_json()["turns"] == 0
 
 
 @pytest.mark.parametrize(
@@ -107,6 +122,8 @@ def test_an_event_older_than_the_age_limit_is_dead_lettered(deliver: Any) -> Non
         ({"minutes": 0}, 400),
         ({"minutes": 1441}, 400),
         ({"minutes": "abc"}, 400),
+        ({"minutes": "5.0"}, 400),
+        ({"minutes": "+5"}, 400),
         ({"minutes": 5, "extra": 1}, 400),
         ({}, 200),
         ({"minutes": 1440}, 200),

@@ -134,3 +134,49 @@ def test_malformed_events_are_refused(bad: dict[str, Any]) -> None:
 
     with pytest.raises(ValidationError):
         event(**bad)
+
+
+def test_an_event_without_usable_timings_keeps_the_histograms() -> None:
+    store = SqliteStore()
+    for _ in range(3):
+        record(
+            store, event(turn_id=uuid.uuid4().hex, timings_ms={"total": 20.0}), shards=1, ttl=TTL
+        )
+    record(store, event(timings_ms={}), shards=1, ttl=TTL)
+    record(store, event(timings_ms={"total": float("nan"), "search": -1.0}), shards=1, ttl=TTL)
+    s = summarize(store, 1, now=NOW)
+    assert s["turns"] == 5 and s["latency_ms"]["p50"] == pytest.approx(
+        EDGES[bin_of(20.0)], abs=1e-3
+    )
+    assert s["errors"] == {}
+    doc = store.query(MINUTES)[0].data
+    assert doc["counts"]["bad_timings"] == 1
+
+
+def test_a_hand_edited_minute_document_does_not_break_the_summary() -> None:
+    store = SqliteStore()
+    record(store, event(), shards=1, ttl=TTL)
+    doc = store.query(MINUTES)[0]
+    broken = {
+        **doc.data,
+        "turns": "many",
+        "counts": {"intent_PRODUCT_RAG": None, "cached": 2},
+        "hist": {"total": {"bx": 3, "b999": 1, "b10": True}, "search": "oops"},
+    }
+    store.set(MINUTES, doc.id, broken)
+    s = summarize(store, 1, now=NOW)
+    assert s["turns"] == 0 and s["cache_hits"] == 2
+    assert s["latency_ms"]["p50"] == pytest.approx(EDGES[-1], abs=1e-3)  # b999: the last bin
+
+
+def test_long_windows_are_cached_briefly_short_ones_never() -> None:
+    from shared.metrics import SUMMARY_CACHE_S, Summaries
+
+    store, now = SqliteStore(), [0.0]
+    summaries = Summaries(store, clock=lambda: now[0])
+    record(store, event(ts=datetime.now(UTC)), shards=1, ttl=TTL)
+    assert summaries.get(60)["turns"] == summaries.get(1440)["turns"] == 1
+    record(store, event(ts=datetime.now(UTC)), shards=1, ttl=TTL)
+    assert summaries.get(60)["turns"] == 2 and summaries.get(1440)["turns"] == 1
+    now[0] += SUMMARY_CACHE_S
+    assert summaries.get(1440)["turns"] == 2
