@@ -1,0 +1,312 @@
+# The five functions, from the four folders `make stage` builds (build/<bundle>/): the
+# metrics bundle serves two of them. Settings keep the names of .env.example; the store and
+# the bus are named outright, so that a deployed function never falls back to local ones.
+
+locals {
+  # Sizing. A streamed chat turn holds one request slot for its whole answer, hence the
+  # concurrency; ingest embeds and writes batches of up to 500 records, one at a time.
+  function_defaults = {
+    chat             = { memory = "1Gi", cpu = "1", timeout_seconds = 300, concurrency = 20, min_instances = 0, max_instances = 20 }
+    intent           = { memory = "512Mi", cpu = "1", timeout_seconds = 60, concurrency = 20, min_instances = 0, max_instances = 10 }
+    ingest           = { memory = "1Gi", cpu = "1", timeout_seconds = 540, concurrency = 1, min_instances = 0, max_instances = 5 }
+    metrics          = { memory = "512Mi", cpu = "1", timeout_seconds = 60, concurrency = 20, min_instances = 0, max_instances = 5 }
+    "metrics-events" = { memory = "512Mi", cpu = "1", timeout_seconds = 60, concurrency = 10, min_instances = 0, max_instances = 10 }
+  }
+  sizing = {
+    for name, d in local.function_defaults : name => {
+      memory          = coalesce(try(var.function_settings[name].memory, null), d.memory)
+      cpu             = coalesce(try(var.function_settings[name].cpu, null), d.cpu)
+      timeout_seconds = coalesce(try(var.function_settings[name].timeout_seconds, null), d.timeout_seconds)
+      concurrency     = coalesce(try(var.function_settings[name].concurrency, null), d.concurrency)
+      min_instances   = coalesce(try(var.function_settings[name].min_instances, null), d.min_instances)
+      max_instances   = coalesce(try(var.function_settings[name].max_instances, null), d.max_instances)
+    }
+  }
+
+  # Origins a browser may call from: the operator's, and the hosted page's when there is one.
+  cors_allowed_origins = join(",", concat(var.cors_allowed_origins, var.web_hosting ? ["https://storage.googleapis.com"] : []))
+
+  # Only with the Gemini API; on Vertex AI the service account is the credential.
+  gemini_api_key_secret = one(google_secret_manager_secret.gemini_api_key[*].secret_id)
+}
+
+module "chat" {
+  source = "./modules/function"
+
+  name                  = "chat"
+  description           = "Chat sessions and grounded turns (JSON or Server-Sent Events) for the web page."
+  entry_point           = "chat"
+  source_dir            = "${path.root}/../build/chat"
+  runtime               = var.runtime
+  ingress               = "ALLOW_ALL" # a browser calls it; sessions are authenticated by the code
+  public                = true
+  trigger_topic         = null
+  service_account_email = google_service_account.function["chat"].email
+
+  environment = {
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    FIRESTORE_DATABASE    = var.firestore_database
+    STORE_BACKEND         = "firestore"
+    BUS_BACKEND           = "pubsub"
+    INGEST_TOPIC          = var.ingest_topic
+    METRICS_TOPIC         = var.metrics_topic
+    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
+    GENAI_BACKEND         = var.genai_backend
+    GOOGLE_CLOUD_LOCATION = var.vertex_location
+    EMBEDDING_MODEL       = var.embedding_model
+    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
+    GENERATION_MODEL      = var.generation_model
+    CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
+    RATE_LIMIT_PER_MINUTE = var.rate_limit_per_minute
+    LOG_LEVEL             = var.log_level
+  }
+  secret_environment = {
+    SESSION_SECRET = google_secret_manager_secret.session_secret.secret_id
+    GEMINI_API_KEY = local.gemini_api_key_secret
+  }
+
+  project_id            = var.project_id
+  region                = var.region
+  source_bucket         = google_storage_bucket.source.name
+  build_service_account = google_service_account.build.id
+  extra_environment     = var.extra_environment
+  secret_version        = var.secret_version
+  memory                = local.sizing["chat"].memory
+  cpu                   = local.sizing["chat"].cpu
+  timeout_seconds       = local.sizing["chat"].timeout_seconds
+  max_concurrency       = local.sizing["chat"].concurrency
+  min_instances         = local.sizing["chat"].min_instances
+  max_instances         = local.sizing["chat"].max_instances
+  labels                = var.labels
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.datastore_user,
+    google_project_iam_member.aiplatform_user,
+    google_pubsub_topic_iam_member.chat_publishes_metrics,
+    google_secret_manager_secret_iam_member.chat_session_secret,
+    google_secret_manager_secret_iam_member.gemini_api_key,
+  ]
+}
+
+module "intent" {
+  source = "./modules/function"
+
+  name                  = "intent"
+  description           = "Classifies a query: PRODUCT_RAG, LOCATION_RAG or GENERAL_CONVERSATION."
+  entry_point           = "intent"
+  source_dir            = "${path.root}/../build/intent"
+  runtime               = var.runtime
+  ingress               = var.intent_public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+  public                = var.intent_public
+  invoker_members       = var.intent_invokers
+  trigger_topic         = null
+  service_account_email = google_service_account.function["intent"].email
+
+  environment = {
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    FIRESTORE_DATABASE    = var.firestore_database
+    STORE_BACKEND         = "firestore"
+    BUS_BACKEND           = "pubsub"
+    INGEST_TOPIC          = var.ingest_topic
+    METRICS_TOPIC         = var.metrics_topic
+    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
+    GENAI_BACKEND         = var.genai_backend
+    GOOGLE_CLOUD_LOCATION = var.vertex_location
+    EMBEDDING_MODEL       = var.embedding_model
+    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
+    GENERATION_MODEL      = var.generation_model
+    CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
+    LOG_LEVEL             = var.log_level
+  }
+  secret_environment = {
+    GEMINI_API_KEY = local.gemini_api_key_secret
+  }
+
+  project_id            = var.project_id
+  region                = var.region
+  source_bucket         = google_storage_bucket.source.name
+  build_service_account = google_service_account.build.id
+  extra_environment     = var.extra_environment
+  secret_version        = var.secret_version
+  memory                = local.sizing["intent"].memory
+  cpu                   = local.sizing["intent"].cpu
+  timeout_seconds       = local.sizing["intent"].timeout_seconds
+  max_concurrency       = local.sizing["intent"].concurrency
+  min_instances         = local.sizing["intent"].min_instances
+  max_instances         = local.sizing["intent"].max_instances
+  labels                = var.labels
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.datastore_user,
+    google_project_iam_member.aiplatform_user,
+    google_secret_manager_secret_iam_member.gemini_api_key,
+  ]
+}
+
+module "ingest" {
+  source = "./modules/function"
+
+  name                          = "ingest"
+  description                   = "Validates, embeds and upserts catalog batches from the ingest topic; dead-letters bad records."
+  entry_point                   = "ingest"
+  source_dir                    = "${path.root}/../build/ingest"
+  runtime                       = var.runtime
+  ingress                       = "ALLOW_INTERNAL_ONLY" # only Eventarc delivers to it
+  trigger_topic                 = google_pubsub_topic.ingest.name
+  retry_policy                  = "RETRY_POLICY_RETRY"
+  trigger_service_account_email = google_service_account.trigger.email
+  service_account_email         = google_service_account.function["ingest"].email
+
+  environment = {
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    FIRESTORE_DATABASE    = var.firestore_database
+    STORE_BACKEND         = "firestore"
+    BUS_BACKEND           = "pubsub"
+    INGEST_TOPIC          = var.ingest_topic
+    METRICS_TOPIC         = var.metrics_topic
+    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
+    MAX_EVENT_AGE_S       = var.max_event_age_s
+    GENAI_BACKEND         = var.genai_backend
+    GOOGLE_CLOUD_LOCATION = var.vertex_location
+    EMBEDDING_MODEL       = var.embedding_model
+    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
+    GENERATION_MODEL      = var.generation_model
+    LOG_LEVEL             = var.log_level
+  }
+  secret_environment = {
+    GEMINI_API_KEY = local.gemini_api_key_secret
+  }
+
+  project_id            = var.project_id
+  region                = var.region
+  source_bucket         = google_storage_bucket.source.name
+  build_service_account = google_service_account.build.id
+  extra_environment     = var.extra_environment
+  secret_version        = var.secret_version
+  memory                = local.sizing["ingest"].memory
+  cpu                   = local.sizing["ingest"].cpu
+  timeout_seconds       = local.sizing["ingest"].timeout_seconds
+  max_concurrency       = local.sizing["ingest"].concurrency
+  min_instances         = local.sizing["ingest"].min_instances
+  max_instances         = local.sizing["ingest"].max_instances
+  labels                = var.labels
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.datastore_user,
+    google_project_iam_member.aiplatform_user,
+    google_project_iam_member.trigger_event_receiver,
+    google_service_account_iam_member.pubsub_agent_mints_trigger_tokens,
+    google_pubsub_topic_iam_member.ingest_publishes_dead_letters,
+    google_secret_manager_secret_iam_member.gemini_api_key,
+  ]
+}
+
+module "metrics" {
+  source = "./modules/function"
+
+  name                  = "metrics"
+  description           = "Serves the metrics summaries (GET /summary) from the per-minute documents."
+  entry_point           = "metrics"
+  source_dir            = "${path.root}/../build/metrics"
+  runtime               = var.runtime
+  ingress               = var.metrics_public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+  public                = var.metrics_public
+  invoker_members       = var.metrics_invokers
+  trigger_topic         = null
+  service_account_email = google_service_account.function["metrics"].email
+
+  environment = {
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    FIRESTORE_DATABASE    = var.firestore_database
+    STORE_BACKEND         = "firestore"
+    BUS_BACKEND           = "pubsub"
+    INGEST_TOPIC          = var.ingest_topic
+    METRICS_TOPIC         = var.metrics_topic
+    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
+    GENAI_BACKEND         = var.genai_backend
+    GOOGLE_CLOUD_LOCATION = var.vertex_location
+    EMBEDDING_MODEL       = var.embedding_model
+    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
+    GENERATION_MODEL      = var.generation_model
+    CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
+    LOG_LEVEL             = var.log_level
+  }
+  secret_environment = {}
+
+  project_id            = var.project_id
+  region                = var.region
+  source_bucket         = google_storage_bucket.source.name
+  build_service_account = google_service_account.build.id
+  extra_environment     = var.extra_environment
+  secret_version        = var.secret_version
+  memory                = local.sizing["metrics"].memory
+  cpu                   = local.sizing["metrics"].cpu
+  timeout_seconds       = local.sizing["metrics"].timeout_seconds
+  max_concurrency       = local.sizing["metrics"].concurrency
+  min_instances         = local.sizing["metrics"].min_instances
+  max_instances         = local.sizing["metrics"].max_instances
+  labels                = var.labels
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.datastore_viewer,
+  ]
+}
+
+module "metrics-events" {
+  source = "./modules/function"
+
+  name                          = "metrics-events"
+  description                   = "Aggregates the metrics topic's per-turn events into per-minute documents."
+  entry_point                   = "metrics_events"
+  source_dir                    = "${path.root}/../build/metrics"
+  runtime                       = var.runtime
+  ingress                       = "ALLOW_INTERNAL_ONLY" # only Eventarc delivers to it
+  trigger_topic                 = google_pubsub_topic.metrics.name
+  retry_policy                  = "RETRY_POLICY_RETRY"
+  trigger_service_account_email = google_service_account.trigger.email
+  service_account_email         = google_service_account.function["metrics-events"].email
+
+  environment = {
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    FIRESTORE_DATABASE    = var.firestore_database
+    STORE_BACKEND         = "firestore"
+    BUS_BACKEND           = "pubsub"
+    INGEST_TOPIC          = var.ingest_topic
+    METRICS_TOPIC         = var.metrics_topic
+    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
+    MAX_EVENT_AGE_S       = var.max_event_age_s
+    GENAI_BACKEND         = var.genai_backend
+    GOOGLE_CLOUD_LOCATION = var.vertex_location
+    EMBEDDING_MODEL       = var.embedding_model
+    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
+    GENERATION_MODEL      = var.generation_model
+    LOG_LEVEL             = var.log_level
+  }
+  secret_environment = {}
+
+  project_id            = var.project_id
+  region                = var.region
+  source_bucket         = google_storage_bucket.source.name
+  build_service_account = google_service_account.build.id
+  extra_environment     = var.extra_environment
+  secret_version        = var.secret_version
+  memory                = local.sizing["metrics-events"].memory
+  cpu                   = local.sizing["metrics-events"].cpu
+  timeout_seconds       = local.sizing["metrics-events"].timeout_seconds
+  max_concurrency       = local.sizing["metrics-events"].concurrency
+  min_instances         = local.sizing["metrics-events"].min_instances
+  max_instances         = local.sizing["metrics-events"].max_instances
+  labels                = var.labels
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.datastore_user,
+    google_project_iam_member.trigger_event_receiver,
+    google_service_account_iam_member.pubsub_agent_mints_trigger_tokens,
+    google_pubsub_topic_iam_member.metrics_events_publishes_dead_letters,
+  ]
+}

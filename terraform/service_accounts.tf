@@ -1,0 +1,35 @@
+# One identity per function (least privilege, iam.tf), one for the Eventarc triggers, and one
+# that builds the functions' images.
+
+locals {
+  function_names = toset(["chat", "intent", "ingest", "metrics", "metrics-events"])
+}
+
+resource "google_service_account" "function" {
+  for_each = local.function_names
+
+  project      = var.project_id
+  account_id   = "${var.service_account_prefix}-${each.key}"
+  display_name = "Cymbal ${each.key} function"
+  description  = "Runtime identity of the ${each.key} function."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "trigger" {
+  project      = var.project_id
+  account_id   = "${var.service_account_prefix}-trigger"
+  display_name = "Cymbal Eventarc triggers"
+  description  = "Identity Eventarc pushes Pub/Sub events as: may invoke ingest and metrics-events only."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.service_account_prefix}-build"
+  display_name = "Cymbal function builds"
+  description  = "Cloud Build identity that turns each source zip into a function image."
+
+  depends_on = [google_project_service.apis]
+}
