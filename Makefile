@@ -13,6 +13,7 @@ CATALOG ?=
 PYTEST_ARGS ?=
 
 BENCH_VENV := .venv-bench
+INFRA_VENV := .venv-infra
 
 .PHONY: help dev test lint fmt stage bench calibrate lock clean
 
@@ -28,8 +29,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 dev: $(STAMP)  ## run the whole product on this machine (PORT=8080, CATALOG=dir)
 	PORT=$(PORT) CATALOG=$(CATALOG) $(PY) -m scripts.devserver
 
-test: $(STAMP)  ## every test, offline (the Firestore emulator too, when gcloud has it)
-	$(PY) -m scripts.emulator -- $(PY) -m pytest $(PYTEST_ARGS)
+test: $(STAMP) $(INFRA_VENV)/.installed  ## every test, offline (the Firestore emulator too, when gcloud has it)
+	CHECKOV=$(INFRA_VENV)/bin/checkov $(PY) -m scripts.emulator -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# checkov, for the Terraform checks, in a venv of its own: its pins never meet the product's.
+$(INFRA_VENV)/.installed: requirements-infra.txt
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	@touch $@
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy on shared/
 	$(PY) -m ruff check .

@@ -18,7 +18,6 @@ from shared.catalog_files import catalog_files, kind_of, read_jsonl
 from shared.config import get_settings
 from shared.routing.exemplars import exemplar_matrix, load_routes
 from shared.store.sqlite_store import SqliteStore
-from tests.integration.conftest import function_client
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ class Client:
     """functions-framework's test client for `chat`, with the contract's calls spelled out."""
 
     def __init__(self) -> None:
+        from tests.integration.conftest import function_client  # which imports this module
+
         self.http = function_client("chat")
 
     def __getattr__(self, name: str) -> Any:  # get, post, delete, options...

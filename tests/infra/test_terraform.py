@@ -1,0 +1,217 @@
+"""terraform/ and cloudbuild.yaml, checked offline: they parse, they are typed and described,
+checkov passes, and they declare what the code actually uses (recorded in conftest.py)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.stage import FUNCTIONS as BUNDLES
+from shared.config import Settings
+from shared.store.base import EXPIRES_AT
+from tests.infra.conftest import Usage
+from tests.infra.terraform_model import ROOT, TERRAFORM, Terraform, variables_of
+
+DECORATORS = {"http": None, "cloud_event": "event"}
+PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def entry_points(bundle: str) -> dict[str, str]:
+    """The functions a bundle's main.py declares: name -> "http" | "cloud_event"."""
+    tree = ast.parse((ROOT / "functions" / bundle / "main.py").read_text())
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for d in node.decorator_list:
+                if isinstance(d, ast.Attribute) and d.attr in DECORATORS:
+                    found[node.name] = d.attr
+    return found
+
+
+def test_every_file_parses_and_every_variable_is_typed_and_described(
+    terraform: Terraform,
+) -> None:
+    assert {"variables.tf", "outputs.tf", "functions.tf", "firestore.tf", "pubsub.tf"} <= set(
+        terraform.files
+    )
+    assert any(p.startswith("modules/function/") for p in terraform.files)
+    for path, parsed in terraform.files.items():
+        for name, body in variables_of(parsed).items():
+            assert body.get("type"), f"{path}: variable {name} has no type"
+            assert str(body.get("description", "")).strip(), f"{path}: {name} has no description"
+    assert (TERRAFORM / "terraform.tfvars.example").is_file()
+
+
+def test_each_function_has_its_entry_point_runtime_and_trigger(terraform: Terraform) -> None:
+    assert len(terraform.modules) == 5
+    settings = Settings()
+    topics = {settings.ingest_topic, settings.metrics_topic}
+    for name, body in terraform.modules.items():
+        bundle = Path(str(body["source_dir"])).name
+        assert bundle in BUNDLES, f"{name}: no staged bundle {bundle}"
+        declared = entry_points(bundle)
+        entry = body["entry_point"]
+        assert entry in declared, f"{name}: {bundle}/main.py has no entry point {entry}"
+        runtime = str(terraform.resolve(body["runtime"]))
+        assert runtime.startswith("python3") and int(runtime[len("python3") :]) >= 12
+        topic = terraform.resolve(body.get("trigger_topic"))
+        if declared[entry] == "cloud_event":
+            assert topic is not None, f"{name} takes events but has no trigger"
+        else:
+            assert topic is None, f"{name} is HTTP but has a trigger"
+    triggers = {
+        str(terraform.resolve(body["trigger_topic"])): body["entry_point"]
+        for body in terraform.modules.values()
+        if body.get("trigger_topic") is not None
+    }
+    assert (
+        set(triggers)
+        <= {f"${{google_pubsub_topic.{t}.name}}" for t in ("ingest", "metrics")} | topics
+    )
+    assert sorted(triggers.values()) == ["ingest", "metrics_events"]
+
+
+def topic_names(terraform: Terraform) -> set[str]:
+    return {
+        str(terraform.resolve(body["name"])) for _, body in terraform.of_type("google_pubsub_topic")
+    }
+
+
+def test_every_topic_the_code_uses_exists_with_the_same_name(
+    terraform: Terraform, usage: Usage
+) -> None:
+    settings = Settings()
+    names = topic_names(terraform)
+    expected = {
+        settings.ingest_topic,
+        settings.metrics_topic,
+        settings.dead_letter_topic(settings.ingest_topic),
+        settings.dead_letter_topic(settings.metrics_topic),
+    }
+    assert expected <= names
+    assert usage.published and usage.published <= names, usage.published - names
+    for _, body in terraform.of_type("google_pubsub_topic"):
+        assert body.get("message_retention_duration"), "every topic keeps its messages"
+
+
+def test_every_collection_the_code_expires_has_a_ttl_policy(
+    terraform: Terraform, usage: Usage
+) -> None:
+    policies = {
+        (body["collection"], body["field"])
+        for _, body in terraform.of_type("google_firestore_field")
+        if "ttl_config" in body
+    }
+    assert {"sessions", "messages", "response_cache", "rate_limits"} <= usage.expiring
+    assert {"processed_events", "metrics_minutes"} <= usage.expiring
+    missing = {(c, EXPIRES_AT) for c in usage.expiring} - policies
+    assert not missing, f"no TTL policy for {sorted(missing)}"
+    for _, body in terraform.of_type("google_firestore_field"):
+        if "ttl_config" in body:
+            assert "index_config" in body, "a TTL field is exempt from single-field indexes"
+
+
+def test_every_vector_search_the_code_runs_has_its_index(
+    terraform: Terraform, usage: Usage
+) -> None:
+    dimension = Settings().embedding_dimensions
+    assert terraform.resolve("${var.embedding_dimensions}") == dimension
+    indexes: dict[str, list[tuple[tuple[str, ...], str, int]]] = {}
+    for _, body in terraform.of_type("google_firestore_index"):
+        fields = body["fields"]
+        vectors = [f for f in fields if "vector_config" in f]
+        if not vectors:
+            continue
+        config = vectors[0]["vector_config"][0]
+        size = int(terraform.resolve(config["dimension"]))
+        # `__name__` is declared as the server stores the index (else every plan recreates it).
+        plain = tuple(
+            sorted(
+                f["field_path"]
+                for f in fields
+                if "vector_config" not in f and f["field_path"] != "__name__"
+            )
+        )
+        indexes.setdefault(body["collection"], []).append((plain, vectors[0]["field_path"], size))
+    assert {c for c, _, _ in usage.nearest} >= {"products", "shops", "response_cache"}
+    for collection, field_name, where in usage.nearest:
+        # The Firestore adapter adds `<field>_model ==` to every find_nearest.
+        needed = tuple(sorted({*where, f"{field_name}_model"}))
+        assert (needed, field_name, dimension) in indexes.get(collection, []), (
+            f"no vector index on {collection}.{field_name} with {needed} and {dimension} dims: "
+            f"{indexes.get(collection)}"
+        )
+
+
+def test_every_setting_a_deployed_function_requires_is_provided(terraform: Terraform) -> None:
+    for name, body in terraform.modules.items():
+        env = {k: str(terraform.resolve(v)) for k, v in (body.get("environment") or {}).items()}
+        secrets = dict(body.get("secret_environment") or {})
+        unresolved = {k: v for k, v in env.items() if "${" in v}
+        assert set(env) - set(unresolved) or env, name
+        values = {
+            **dict.fromkeys(unresolved, "x"),
+            **{k: v for k, v in env.items() if k not in unresolved},
+        }
+        values.update(dict.fromkeys(secrets, "s" * 40))
+        values.update({"K_SERVICE": name, "FUNCTION_TARGET": str(body["entry_point"])})
+        known = set(Settings.model_fields) | {"K_SERVICE", "FUNCTION_TARGET"}
+        assert {k.lower() for k in values} <= {k.lower() for k in known}, (
+            f"{name}: settings the code does not read: {sorted(set(values) - known)}"
+        )
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in values.items():
+                mp.setenv(key, value)
+            if "GENAI_BACKEND" in unresolved:
+                mp.setenv("GENAI_BACKEND", "vertex")
+            Settings()  # raises when a deployed function would refuse to start
+        if body["entry_point"] == "chat":
+            assert "SESSION_SECRET" in secrets
+
+
+def checkov() -> str:
+    path = os.environ.get("CHECKOV") or str(ROOT / ".venv-infra" / "bin" / "checkov")
+    assert Path(path).exists(), f"checkov is missing at {path}: `make test` installs it"
+    return path
+
+
+def test_checkov_passes_and_every_skip_is_justified() -> None:
+    done = subprocess.run(
+        [checkov(), "-d", str(TERRAFORM), "--quiet", "-o", "json", "--framework", "terraform"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report: Any = json.loads(done.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [c for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    skipped = [c for r in reports for c in r.get("results", {}).get("skipped_checks", [])]
+    assert not failed, "\n".join(
+        f"{c['check_id']} {c['resource']} {c['file_path']}: {c['check_name']}" for c in failed
+    )
+    for c in skipped:
+        reason = str(c.get("check_result", {}).get("suppress_comment", ""))
+        assert len(reason.strip()) >= 15, (
+            f"{c['check_id']} on {c['resource']} skipped without a reason"
+        )
+
+
+def test_cloudbuild_runs_the_same_make_targets_as_ci_with_pinned_images() -> None:
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    steps = build["steps"]
+    for step in steps:
+        image = step["name"]
+        assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
+    text = json.dumps(steps)
+    ci = (ROOT / ".ci" / "run").read_text()
+    for target in ("make lint", "make test"):
+        assert target in ci and target in text
+    assert "make stage" in text and "terraform" in text and "apply" in text
+    assert "_APPLY" in text  # apply only when the trigger says so
