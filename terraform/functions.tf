@@ -97,7 +97,8 @@ module "intent" {
   entry_point           = "intent"
   source_dir            = "${path.root}/../build/intent"
   runtime               = var.runtime
-  ingress               = var.intent_public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+  # Named invokers outside the VPC need the public ingress; IAM stays the gate.
+  ingress               = var.intent_public || length(var.intent_invokers) > 0 ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
   public                = var.intent_public
   invoker_members       = var.intent_invokers
   trigger_topic         = null
@@ -212,7 +213,8 @@ module "metrics" {
   entry_point           = "metrics"
   source_dir            = "${path.root}/../build/metrics"
   runtime               = var.runtime
-  ingress               = var.metrics_public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+  # Named invokers outside the VPC need the public ingress; IAM stays the gate.
+  ingress               = var.metrics_public || length(var.metrics_invokers) > 0 ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
   public                = var.metrics_public
   invoker_members       = var.metrics_invokers
   trigger_topic         = null

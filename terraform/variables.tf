@@ -97,13 +97,13 @@ variable "dead_letter_retention" {
 
 variable "max_event_age_s" {
   type        = number
-  description = "An event older than this many seconds is dead-lettered instead of retried (MAX_EVENT_AGE_S); bounds the retry policy's redeliveries."
-  default     = 86400
+  description = "An event older than this many seconds is dead-lettered instead of retried (MAX_EVENT_AGE_S). It must stay below the 24 h the trigger's Eventarc subscription keeps a message, less the retries' backoff, or a failing message would be dropped, not dead-lettered."
+  default     = 72000
 
   validation {
-    # shared/config.py: at least 60, and at most PROCESSED_MARKER_TTL_S (7 days by default).
-    condition     = var.max_event_age_s >= 60 && var.max_event_age_s <= 604800
-    error_message = "max_event_age_s is between 60 and 604800 (the dedupe markers' default lifetime)."
+    # Eventarc's subscription keeps messages 24 h; redeliveries back off up to 600 s.
+    condition     = var.max_event_age_s >= 60 && var.max_event_age_s <= 82800
+    error_message = "max_event_age_s is between 60 and 82800 (24 h of retention, less the backoff)."
   }
 }
 
