@@ -350,7 +350,8 @@ class ChatTurns:
                     answer=reply,
                     sources=plan.sources,
                 )
-            except Exception:
+            except Exception:  # the reader has the answer; the next asker pays the model again
+                error = error or "cache_failed"
                 log.exception("answer not cached")
         timings["persist"] = _ms(mark)
         timings["total"] = _ms(plan.started)

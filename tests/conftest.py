@@ -81,3 +81,18 @@ def isolated_environment(
     yield
     wiring.reset()
     get_settings.cache_clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With REQUIRE_EMULATORS=1 (CI), an emulator case that skips is a failure: there, the
+    Firestore and Pub/Sub cases must run against the emulators, never quietly drop out."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if (
+        report.skipped
+        and item.get_closest_marker("emulator") is not None
+        and os.environ.get("REQUIRE_EMULATORS") == "1"
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped although REQUIRE_EMULATORS=1: {report.longrepr}"

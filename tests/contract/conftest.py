@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from shared.store import Embedding, Store, Write
 from shared.store.sqlite_store import SqliteStore
 from tests import conftest as root
+from tests.fakes.clock import FakeClock
 
 EMULATOR_PROJECT = "demo-contract-store"
 NO_EMULATOR = (
@@ -33,19 +34,6 @@ STORE_PARAMS = [
     "sqlite-file",
     pytest.param("firestore", marks=pytest.mark.emulator),
 ]
-
-
-class FakeClock:
-    """The store's notion of now, moved only by the test."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def _firestore_client() -> Any:

@@ -607,3 +607,27 @@ def test_a_deployed_chat_without_its_secret_fails_to_start(
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match="SESSION_SECRET"):
         function_client("chat")
+
+
+def test_a_failed_cache_write_is_counted_in_the_turns_event(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    from shared.store import StoreUnavailable
+
+    cache = wiring.get_response_cache()
+    assert cache is not None
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("the cache collection is unreachable")
+
+    monkeypatch.setattr(cache, "store_answer", down)
+    seen: list[dict[str, Any]] = []
+    wiring.get_bus().subscribe(  # type: ignore[attr-defined]
+        "metrics", lambda e: seen.append(json.loads(base64.b64decode(e.data["message"]["data"])))
+    )
+    assert chat.turn(chat.session(), "recommend a dark roast coffee").status_code == 200
+    assert wiring.get_metrics_publisher().flush(10)
+    wiring.get_bus().drain(10)  # type: ignore[attr-defined]
+    assert [e.get("error") for e in seen] == ["cache_failed"]

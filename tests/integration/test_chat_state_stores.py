@@ -20,21 +20,14 @@ from shared.response_cache import RESPONSE_CACHE, ResponseCache
 from shared.sessions import Sessions, messages_of
 from shared.store.sqlite_store import SqliteStore
 from tests import conftest as root
+from tests.fakes.clock import FakeClock as Clock
 
 KEY = b"0123456789abcdef0123456789abcdef"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])

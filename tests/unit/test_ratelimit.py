@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from shared.ratelimit import RATE_LIMITS, RateLimiter
 from shared.store.sqlite_store import SqliteStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.fakes.clock import FakeClock as Clock
 
 
 def test_a_bucket_allows_its_capacity_then_refuses_with_the_wait() -> None:

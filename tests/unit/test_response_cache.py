@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from shared.response_cache import (
     ttl_for,
 )
 from shared.store.sqlite_store import SqliteStore
+from tests.fakes.clock import FakeClock as Clock
 
 PRODUCTS = [
     {"id": "cof-1", "kind": "coffee", "name": "Kenya Nyeri AA", "price": 18.5},
@@ -28,14 +29,6 @@ SHOPS = [
     {"id": "shop-1", "name": "Cymbal Coffee Seattle Riverside", "city": "Seattle", "state": "WA"},
     {"id": "shop-2", "name": "Cymbal Coffee Portland Pearl", "city": "Portland", "state": "OR"},
 ]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,16 +10,9 @@ import pytest
 from shared import errors
 from shared.sessions import SESSIONS, Sessions, messages_of, session_key
 from shared.store.sqlite_store import SqliteStore
+from tests.fakes.clock import FakeClock as Clock
 
 KEY = b"k" * 32
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
