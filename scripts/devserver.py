@@ -63,7 +63,7 @@ def build_app() -> flask.Flask:
     return web
 
 
-def load_catalog(directory: Path) -> None:
+def load_catalog(directory: Path, url: str = "") -> None:
     """Publish a catalog directory to the ingest topic, as an operator would (the same code as
     `python -m scripts.publish_catalog`), wait until it is ingested, and say what is loaded."""
     from scripts.publish_catalog import publish_paths
@@ -83,6 +83,8 @@ def load_catalog(directory: Path) -> None:
         f"version {version} ({counts}).",
         flush=True,
     )
+    if url:
+        print(f"Ready: chat at {url} · dashboard at {url}dashboard.html", flush=True)
 
 
 def main() -> int:
@@ -95,10 +97,10 @@ def main() -> int:
         return 2
     app = build_app()
     server = make_server(settings.host, settings.port, app, threaded=True)
-    print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)
-    threading.Thread(target=load_catalog, args=(directory,), daemon=True).start()
     url = f"http://{settings.host}:{server.server_port}/"
-    print(f"Cymbal assistant running at {url}  (chat: {url}chat/, Ctrl-C to stop)", flush=True)
+    print(f"Cymbal assistant running at {url}  (Ctrl-C to stop)", flush=True)
+    print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)
+    threading.Thread(target=load_catalog, args=(directory, url), daemon=True).start()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
     try:
         server.serve_forever()

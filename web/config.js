@@ -1,5 +1,6 @@
-// Where each function lives. Locally one origin serves them all under /<function>;
-// in the cloud, set each to its function URL (terraform prints them as outputs).
+// Where each function lives: the one file that differs between the local stack and the cloud.
+// Locally one origin serves them all under /<function>; in the cloud each is its function's URL
+// (Terraform writes this file for the hosted page from its outputs: terraform/hosting.tf).
 window.CYMBAL_CONFIG = {
   functions: {
     chat: "/chat",
