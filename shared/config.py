@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     generation_model: str = "gemini-3.5-flash"
     max_output_tokens: int = Field(1024, ge=16, le=8192)
     temperature: float = Field(0.3, ge=0, le=2)
+    offline_stream_delay_ms: int = Field(
+        0, ge=0, le=2000, description="The offline writer's pause between chunks (a model's pace)."
+    )
     model_timeout_s: float = Field(20.0, gt=0, le=300, description="Each model call's timeout.")
     model_attempts: int = Field(3, ge=1, le=10, description="Tries of a transient failure.")
     model_retry_budget_s: float = Field(5.0, ge=0, le=60, description="Total waiting on retries.")

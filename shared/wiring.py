@@ -191,7 +191,7 @@ def _build_generator() -> Generator:
     if settings.genai_kind == "offline":
         from shared.ai.offline_writer import OfflineWriter
 
-        inner = OfflineWriter()
+        inner = OfflineWriter(settings.offline_stream_delay_ms / 1000)
     else:
         from shared.ai.gemini import GeminiGenerator
 

@@ -6,6 +6,7 @@ words: every name, price and hour it writes comes from a context document."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -77,6 +78,9 @@ class OfflineWriter:
     model_id = "offline-grounded-writer"
     can_classify = False
 
+    def __init__(self, chunk_delay_s: float = 0.0) -> None:
+        self.chunk_delay_s = chunk_delay_s  # a model's pace, to see streaming on a fast machine
+
     def generate(self, prompt: Prompt) -> str:
         """Small talk, an answer from the context, or a plain "nothing matches"."""
         norm = fmt.normalized(prompt.user)
@@ -90,6 +94,8 @@ class OfflineWriter:
         """The text of `generate`, a few words at a time, as a model would send it."""
         words = _WORD_START.split(self.generate(prompt))
         for start in range(0, len(words), _CHUNK_WORDS):
+            if start and self.chunk_delay_s:
+                time.sleep(self.chunk_delay_s)
             yield "".join(words[start : start + _CHUNK_WORDS])
 
     def classify(self, text: str, labels: Sequence[str]) -> str:
