@@ -14,11 +14,12 @@ PYTEST_ARGS ?=
 
 BENCH_VENV := .venv-bench
 INFRA_VENV := .venv-infra
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help dev test lint fmt stage bench calibrate lock clean
+.PHONY: help dev test lint fmt stage bench calibrate screenshots lock clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed" >&2; exit 1; }
@@ -29,8 +30,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 dev: $(STAMP)  ## run the whole product on this machine (PORT=8080, CATALOG=dir)
 	PORT=$(PORT) CATALOG=$(CATALOG) $(PY) -m scripts.devserver
 
-test: $(STAMP) $(INFRA_VENV)/.installed  ## every test, offline (the Firestore emulator too, when gcloud has it)
-	CHECKOV=$(INFRA_VENV)/bin/checkov $(PY) -m scripts.emulator -- $(PY) -m pytest $(PYTEST_ARGS)
+test: $(STAMP) $(INFRA_VENV)/.installed $(CHROMIUM)  ## every test, offline (the Firestore emulator too, when gcloud has it)
+	CHECKOV=$(INFRA_VENV)/bin/checkov CHROMIUM=$(CHROMIUM) \
+		$(PY) -m scripts.emulator -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests' Chromium: Debian's package (Playwright's own browser download needs the
+# internet). apt as root (CI), else through sudo; `apt-get update` only if the first try fails.
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests ..."
+	@if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium"; \
+	$$install >/dev/null || { $$sudo apt-get update -q >/dev/null && $$install >/dev/null; } || { \
+		echo "Could not install chromium: apt-get install chromium, or set CHROMIUM=<path>" >&2; \
+		exit 1; }
+	@test -x $(CHROMIUM) || { echo "chromium is installed but not at $(CHROMIUM)" >&2; exit 1; }
+
+screenshots: $(STAMP) $(CHROMIUM)  ## the browser tests, then their screenshots into docs/screenshots/
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser -q
+	mkdir -p docs/screenshots && cp build/screenshots/*.png docs/screenshots/
 
 # checkov, for the Terraform checks, in a venv of its own: its pins never meet the product's.
 $(INFRA_VENV)/.installed: requirements-infra.txt
