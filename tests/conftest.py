@@ -8,28 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-# Variables that would point a test at a real cloud project or change adapters.
-_ISOLATED = (
-    "GOOGLE_CLOUD_PROJECT",
-    "GCLOUD_PROJECT",
-    "FIRESTORE_EMULATOR_HOST",
-    "PUBSUB_EMULATOR_HOST",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "STORE_BACKEND",
-    "BUS_BACKEND",
-    "FUNCTION_TARGET",
-    "FUNCTION_SIGNATURE_TYPE",
-    "K_SERVICE",
-    "PORT",
-    "CORS_ALLOWED_ORIGINS",
-    "GENAI_BACKEND",
-    "GEMINI_BASE_URL",
-    "GOOGLE_CLOUD_LOCATION",
-    "GOOGLE_GENAI_USE_VERTEXAI",
-    "GOOGLE_GEMINI_BASE_URL",
-)
+from tests.local_stack import CLOUD_VARIABLES
+
+_ISOLATED = CLOUD_VARIABLES
 
 # Captured before any isolation: the emulator tests opt back in to it explicitly.
 FIRESTORE_EMULATOR_HOST = os.environ.get("FIRESTORE_EMULATOR_HOST")

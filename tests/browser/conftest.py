@@ -1,0 +1,189 @@
+"""Headless Chromium (Debian's, driven by Playwright) against the local stack in a process of
+its own, as a user runs it; and a second layout as in the cloud, where the page comes from one
+origin and calls the functions on another, through the URLs in config.js."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.local_stack import ROOT, Stack, free_port
+
+WEB = ROOT / "web"
+SCREENSHOTS = ROOT / "build" / "screenshots"
+# Headless, and nothing that would reach for Google's hosts from a machine with no internet.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STACK_START_S = 180.0
+CLOUD_RATE_LIMIT = 3  # turns a minute on the cloud-layout stack: the test reaches it quickly
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail(
+            f"No Chromium at {path}: `make test` installs Debian's chromium; or set CHROMIUM."
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+def started(stack: Stack) -> Stack:
+    try:
+        stack.wait_for_line("Ready:", time.monotonic() + STACK_START_S)
+    except BaseException:
+        stack.kill()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`make dev`, with the sample catalog loaded, on a port of its own. The offline writer
+    paces its chunks as a model does, so that streaming shows (on loopback, an unpaced reply
+    arrives in one read)."""
+    running = started(
+        Stack(tmp_path_factory.mktemp("browser-stack"), {"OFFLINE_STREAM_DELAY_MS": "15"})
+    )
+    yield running
+    running.kill()
+
+
+class _StaticWeb(http.server.SimpleHTTPRequestHandler):
+    """web/ as a static host serves it, with the config.js that Terraform would write."""
+
+    config_js = b""
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] == "/config.js":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/javascript; charset=utf-8")
+            self.send_header("Content-Length", str(len(self.config_js)))
+            self.end_headers()
+            self.wfile.write(self.config_js)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class CloudLayout:
+    """The page on its own origin; the functions behind absolute URLs on another, with CORS."""
+
+    def __init__(self, tmp: Path) -> None:
+        port = free_port()
+        self.origin = f"http://127.0.0.1:{port}"
+        self.stack = Stack(
+            tmp,
+            {
+                "CORS_ALLOWED_ORIGINS": self.origin,
+                "RATE_LIMIT_PER_MINUTE": str(CLOUD_RATE_LIMIT),
+            },
+        )
+        base = self.stack.base
+        config = (
+            "window.CYMBAL_CONFIG = { functions: { "
+            f'chat: "{base}/chat", intent: "{base}/intent", metrics: "{base}/metrics" '
+            "} };\n"
+        )
+        handler = type("Handler", (_StaticWeb,), {"config_js": config.encode()})
+        self.web = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", port), functools.partial(handler, directory=str(WEB))
+        )
+        threading.Thread(target=self.web.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.web.shutdown()
+        self.web.server_close()
+        self.stack.kill()
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudLayout]:
+    layout = CloudLayout(tmp_path_factory.mktemp("cloud-stack"))
+    try:
+        started(layout.stack)
+        yield layout
+    finally:
+        layout.close()
+
+
+class PageErrors(list[str]):
+    """Uncaught exceptions in the page: any one fails the test."""
+
+
+def _context(browser: Browser, **options: Any) -> BrowserContext:
+    context = browser.new_context(locale="en-US", timezone_id="UTC", **options)
+    context.set_default_timeout(20_000)
+    return context
+
+
+@pytest.fixture
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+def _page(context: BrowserContext, errors: PageErrors) -> Page:
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
+    """A fresh browser profile (no stored session) at desktop size."""
+    context = _context(browser, viewport={"width": 1280, "height": 900})
+    yield _page(context, page_errors)
+    context.close()
+    assert not page_errors, page_errors
+
+
+@pytest.fixture
+def phone(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
+    """A fresh profile the size of a phone, with touch."""
+    context = _context(
+        browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    yield _page(context, page_errors)
+    context.close()
+    assert not page_errors, page_errors
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Saved for the README (`make screenshots` copies them to docs/screenshots/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

@@ -1,0 +1,288 @@
+"""The chat page in headless Chromium against the local stack: a streamed turn with its cards,
+history after a reload, the keyboard and a phone screen, an expired session, and escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import WEB, screenshot
+from tests.local_stack import Stack
+
+PRODUCT_QUESTION = "Recommend a dark roast coffee for espresso"
+SHOP_QUESTION = "Which shops in Seattle have wifi?"
+
+# Counts each distinct state of the newest reply while it is written: proof that the page
+# shows the reply as it streams rather than all at the end.
+WATCH_RENDERS = """() => {
+  window.__renders = [];
+  new MutationObserver(() => {
+    const text = document.querySelector("#messages > .message-assistant:last-child .reply-text");
+    if (text && text.textContent && window.__renders.at(-1) !== text.textContent.length)
+      window.__renders.push(text.textContent.length);
+  }).observe(document.getElementById("messages"),
+              { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def open_chat(page: Page, stack: Stack) -> None:
+    page.goto(stack.base + "/")
+    expect(page.locator("#message")).to_be_focused()  # keyboard users start typing at once
+
+
+def ask(page: Page, text: str) -> dict[str, Any]:
+    """Type a question, send it with Enter, wait for the answer to end, and return the reply
+    as the server stored it (content, intent, sources)."""
+    page.locator("#message").fill(text)
+    with page.expect_response(lambda r: r.url.endswith("/messages")) as answer:
+        page.keyboard.press("Enter")
+    assert answer.value.status == 200
+    assert answer.value.headers["content-type"].startswith("text/event-stream")
+    expect(page.locator("body")).to_have_attribute("data-state", "idle")
+    return last_reply(page)
+
+
+# The server's record of the conversation, asked for with the page's own session and config.
+LAST_REPLY = """async () => {
+  const s = JSON.parse(localStorage.getItem("cymbal.chat.session"));
+  const r = await fetch(`${window.CYMBAL_CONFIG.functions.chat}/sessions/${s.session_id}`,
+                        {headers: {Authorization: "Bearer " + s.token}});
+  return (await r.json()).messages.at(-1);
+}"""
+
+
+def last_reply(page: Page) -> dict[str, Any]:
+    reply = dict(page.evaluate(LAST_REPLY))
+    assert reply["role"] == "assistant"
+    return reply
+
+
+def card_names(page: Page, kind: str) -> list[str]:
+    return page.locator(f"#messages .card-{kind} .card-name").all_text_contents()
+
+
+def stored_session(page: Page) -> dict[str, Any]:
+    return dict(json.loads(page.evaluate("localStorage.getItem('cymbal.chat.session')")))
+
+
+def test_a_question_streams_its_reply_and_shows_product_cards(page: Page, stack: Stack) -> None:
+    open_chat(page, stack)
+    page.evaluate(WATCH_RENDERS)
+    done = ask(page, "Which coffees would you suggest for a French press?")  # asked once only:
+    # a cached answer would come whole.
+    assert done["intent"] == "PRODUCT_RAG"
+    reply = page.locator("#messages > .message-assistant").last
+    expected_text = re.sub(r"\*\*|^- ", "", done["content"], flags=re.M)
+    assert " ".join(reply.locator(".reply-text").inner_text().split()) == " ".join(
+        expected_text.split()
+    )
+    renders = page.evaluate("window.__renders")
+    assert len(renders) >= 3 and renders == sorted(renders)  # grew piece by piece
+
+    products = [s for s in done["sources"] if s["kind"] == "product"]
+    assert products and card_names(page, "product") == [s["name"] for s in products]
+    first = reply.locator(".card-product").first
+    expect(first.locator(".card-price")).to_have_text(f"${products[0]['price']:.2f}")
+    assert stored_session(page)["token"].startswith("v1.")
+    expect(page.locator("#messages .message-user .user-text")).to_have_text(
+        "Which coffees would you suggest for a French press?"
+    )
+
+
+def test_shop_cards_show_address_and_hours_and_a_reload_shows_the_history(
+    page: Page, stack: Stack
+) -> None:
+    open_chat(page, stack)
+    ask(page, PRODUCT_QUESTION)
+    done = ask(page, SHOP_QUESTION)
+    shops = [s for s in done["sources"] if s["kind"] == "shop"]
+    assert done["intent"] == "LOCATION_RAG" and shops
+    first = page.locator("#messages .card-shop").first
+    expect(first.locator(".card-address")).to_have_text(shops[0]["address"])
+    hours = shops[0]["hours"]
+    dash = "\N{EN DASH}"  # the card typesets ranges with it
+    expect(first.locator(".card-hours li")).to_have_text(
+        [
+            f"Mon{dash}Fri {hours['mon_fri'].replace('-', dash)}",
+            f"Sat{dash}Sun {hours['sat_sun'].replace('-', dash)}",
+        ]
+    )
+    # What was said and shown, cards included (a "Cached" mark belongs to the moment only).
+    shown = page.locator("#messages :is(.user-text, .reply-text, .sources)")
+    before = shown.all_inner_texts()
+    session_id = stored_session(page)["session_id"]
+    screenshot(page, "chat")
+
+    page.reload()
+    expect(page.locator("#messages .message")).to_have_count(4)
+    assert shown.all_inner_texts() == before
+    assert stored_session(page)["session_id"] == session_id
+    expect(page.locator("#welcome")).to_be_hidden()
+
+
+def test_the_keyboard_alone_on_a_phone_sized_screen(phone: Page, stack: Stack) -> None:
+    phone.goto(stack.base + "/")
+    phone.locator("body").focus()
+    for _ in range(12):  # Tab until the message box: it must be reachable without a pointer
+        phone.keyboard.press("Tab")
+        if phone.evaluate("document.activeElement.id") == "message":
+            break
+    expect(phone.locator("#message")).to_be_focused()
+    phone.keyboard.type("Is there a shop in Portland")
+    phone.keyboard.press("Shift+Enter")  # a new line, not a send
+    expect(phone.locator("#message")).to_have_value("Is there a shop in Portland\n")
+    expect(phone.locator("#messages .message")).to_have_count(0)
+    phone.keyboard.type("with outdoor seating?")
+    with phone.expect_response(lambda r: r.url.endswith("/messages")) as answer:
+        phone.keyboard.press("Enter")
+    assert answer.value.status == 200
+    expect(phone.locator("body")).to_have_attribute("data-state", "idle")
+    expect(phone.locator("#messages .card-shop").first).to_be_visible()
+    expect(phone.locator("#message")).to_be_focused()  # ready for the next question
+
+    width = phone.evaluate("window.innerWidth")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+    for selector in ("#message", "#send", "#new-conversation", ".site-nav"):
+        box = phone.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+        assert box["y"] + box["height"] <= 844, selector  # on screen, not below the fold
+
+
+def test_an_expired_session_is_explained_and_a_new_one_starts(page: Page, stack: Stack) -> None:
+    open_chat(page, stack)
+    ask(page, "hello there")
+    old = stored_session(page)
+    # The server forgets the session (as when its TTL runs out), behind the page's back.
+    status = page.evaluate(
+        """async ([url, token]) => (await fetch(url, {method: "DELETE",
+             headers: {Authorization: "Bearer " + token}})).status""",
+        [f"{stack.base}/chat/sessions/{old['session_id']}", old["token"]],
+    )
+    assert status == 204
+
+    page.locator("#message").fill(PRODUCT_QUESTION)
+    page.keyboard.press("Enter")
+    notice = page.locator("#notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_attribute("data-kind", "expired")
+    expect(notice).to_contain_text("expired")
+    expect(page.locator("#message")).to_have_value(PRODUCT_QUESTION)  # nothing typed is lost
+    expect(page.locator("#messages .message-user.unsent")).to_have_count(1)
+
+    page.locator("#notice-action").focus()
+    page.keyboard.press("Enter")  # "Start a new conversation"
+    expect(notice).to_be_hidden()
+    expect(page.locator("#messages .message")).to_have_count(0)
+    done = ask(page, PRODUCT_QUESTION)
+    assert done["intent"] == "PRODUCT_RAG"
+    assert stored_session(page)["session_id"] != old["session_id"]
+
+
+def test_a_stored_session_that_expired_meanwhile_starts_afresh_on_load(
+    page: Page, stack: Stack
+) -> None:
+    open_chat(page, stack)
+    page.evaluate(
+        """localStorage.setItem("cymbal.chat.session", JSON.stringify({
+             session_id: "gone", token: "v1.gone.bad", expires_at: "2026-01-01T00:00:00Z"}))"""
+    )
+    page.reload()
+    expect(page.locator("#notice")).to_contain_text("expired")
+    assert page.evaluate("localStorage.getItem('cymbal.chat.session')") is None
+    ask(page, "hi")
+    expect(page.locator("#messages .message")).to_have_count(2)
+
+
+def test_what_people_type_is_shown_as_text_never_as_markup(page: Page, stack: Stack) -> None:
+    open_chat(page, stack)
+    hostile = '<img src=x onerror="window.__pwned=1"> <b>bold</b> &amp; <script>x=2</script>'
+    ask(page, hostile)
+    expect(page.locator("#messages .message-user .user-text")).to_have_text(hostile)
+    assert page.locator("#messages img, #messages script, #messages b").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_a_hostile_reply_and_sources_are_rendered_as_text(page: Page, stack: Stack) -> None:
+    """The server is what is faked here (the page under test is real): a reply, a source and an
+    error message full of markup, and a javascript: link, must all stay text."""
+    evil = '<img src=x onerror="window.__pwned=1">'
+    sources = [
+        {"id": "p1", "kind": "product", "name": evil, "score": 0.9, "price": 1, "currency": "USD"},
+        {
+            "id": "d1",
+            "kind": "document",
+            "name": "doc",
+            "title": evil,
+            "url": "javascript:alert(1)",
+        },
+    ]
+    done = {
+        **{"reply": f"**{evil}** see javascript:alert(1)", "intent": "PRODUCT_RAG"},
+        **{"confidence": 1, "method": "embedding", "sources": sources, "cached": True},
+        **{"fallback": "static", "timings_ms": {}},
+    }
+    events = [("meta", {"sources": sources}), ("delta", {"text": done["reply"]}), ("done", done)]
+    body = "".join(f"event: {event}\ndata: {json.dumps(data)}\n\n" for event, data in events)
+    page.route(
+        "**/messages",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+    )
+    open_chat(page, stack)
+    page.locator("#message").fill("anything")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages .mark")).to_have_text(["Cached", "Simple answer"])
+    expect(page.locator("#messages .card-name")).to_have_text(evil)
+    expect(page.locator("#messages .reply-text strong")).to_have_text(evil)
+    assert page.locator("#messages img").count() == 0
+    assert page.locator("#messages a[href^='javascript']").count() == 0
+    expect(page.locator("#messages .documents")).to_contain_text(evil)
+
+    page.route(
+        "**/messages",
+        lambda route: route.fulfill(
+            status=500,
+            content_type="application/json",
+            body=json.dumps({"error": {"code": "internal", "message": evil}}),
+        ),
+    )
+    page.locator("#message").fill("again")
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice-text")).to_have_text(evil)
+    expect(page.locator("#notice-action")).to_have_text("Try again")
+    assert page.locator("img").count() == 0 and page.evaluate("window.__pwned") is None
+
+
+def test_a_network_failure_keeps_the_message_and_offers_to_try_again(
+    page: Page, stack: Stack
+) -> None:
+    open_chat(page, stack)
+    page.route("**/messages", lambda route: route.abort("connectionrefused"))
+    page.locator("#message").fill(PRODUCT_QUESTION)
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice")).to_have_attribute("data-kind", "error")
+    expect(page.locator("#notice-text")).to_contain_text("could not be reached")
+    expect(page.locator("#message")).to_have_value(PRODUCT_QUESTION)
+
+    page.unroute("**/messages")
+    with page.expect_response(lambda r: r.url.endswith("/messages")) as answer:
+        page.locator("#notice-action").click()
+    assert answer.value.status == 200
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("#message")).to_have_value("")
+    expect(page.locator("#messages .card-product").first).to_be_visible()
+
+
+def test_no_script_of_the_page_writes_html_or_loads_anything_from_elsewhere() -> None:
+    scripts = {p.name: p.read_text() for p in WEB.glob("*.js")}
+    assert {"chat.js", "render.js", "config.js"} <= set(scripts)
+    for name, text in scripts.items():
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in text, f"{name} uses {sink}"
+    for page_file in WEB.glob("*.html"):
+        html = page_file.read_text()
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), page_file.name
+    for style in WEB.glob("*.css"):
+        assert "@import" not in style.read_text() and "url(http" not in style.read_text()
