@@ -181,9 +181,9 @@ def phone(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
     assert not page_errors, page_errors
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     """Saved for the README (`make screenshots` copies them to docs/screenshots/)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path
