@@ -19,7 +19,9 @@ SHOP_QUESTION = "Which shops in Seattle have wifi?"
 # shows the reply as it streams rather than all at the end.
 WATCH_RENDERS = """() => {
   window.__renders = [];
+  window.__sawPending = false;
   new MutationObserver(() => {
+    if (document.querySelector("#messages > .pending")) window.__sawPending = true;
     const text = document.querySelector("#messages > .message-assistant:last-child .reply-text");
     if (text && text.textContent && window.__renders.at(-1) !== text.textContent.length)
       window.__renders.push(text.textContent.length);
@@ -79,6 +81,7 @@ def test_a_question_streams_its_reply_and_shows_product_cards(page: Page, stack:
     assert " ".join(reply.locator(".reply-text").inner_text().split()) == " ".join(
         expected_text.split()
     )
+    assert page.evaluate("window.__sawPending")  # "Thinking…" until the first words
     renders = page.evaluate("window.__renders")
     assert len(renders) >= 3 and renders == sorted(renders)  # grew piece by piece
 
@@ -286,3 +289,33 @@ def test_no_script_of_the_page_writes_html_or_loads_anything_from_elsewhere() ->
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), page_file.name
     for style in WEB.glob("*.css"):
         assert "@import" not in style.read_text() and "url(http" not in style.read_text()
+
+
+def test_an_answer_served_from_the_cache_is_marked(page: Page, stack: Stack) -> None:
+    open_chat(page, stack)
+    question = "Do you sell a decaf coffee?"
+    ask(page, question)
+    ask(page, question)  # the same question again: the cache answers it
+    replies = page.locator("#messages > .message-assistant")
+    expect(replies.nth(1).locator(".mark")).to_have_text(["Cached"])
+    expect(replies.nth(1).locator(".mark")).to_have_attribute("title", re.compile("cache"))
+    expect(replies.nth(1).locator(".reply-text")).to_have_text(
+        str(replies.nth(0).locator(".reply-text").text_content())
+    )
+
+
+def test_stop_ends_a_reply_midway_and_what_was_said_is_kept(page: Page, stack: Stack) -> None:
+    open_chat(page, stack)
+    page.locator("#message").fill("Show me your brewing equipment for pour over")
+    page.keyboard.press("Enter")
+    expect(page.locator("body")).to_have_attribute("data-state", "streaming")
+    reply = page.locator("#messages > .message-assistant").last
+    expect(reply.locator(".reply-text")).not_to_be_empty()
+    page.keyboard.press("Escape")  # or the Stop button: the same abort
+    expect(reply.locator(".turn-note")).to_have_text("Stopped.")
+    expect(page.locator("body")).to_have_attribute("data-state", "idle")
+    shown = reply.locator(".reply-text").inner_text()
+
+    stored = last_reply(page)  # the server kept what was sent before the reader left
+    assert stored["content"].startswith(re.sub(r"\*\*", "", shown.split()[0]))
+    assert len(stored["content"]) < 2000
