@@ -141,7 +141,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudLayout]:
 
 
 class PageErrors(list[str]):
-    """Uncaught exceptions in the page: any one fails the test."""
+    """Uncaught exceptions and CSP violations in the page: any one fails the test."""
 
 
 def _context(browser: Browser, **options: Any) -> BrowserContext:
@@ -158,6 +158,10 @@ def page_errors() -> PageErrors:
 def _page(context: BrowserContext, errors: PageErrors) -> Page:
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(  # anything the page's Content-Security-Policy had to refuse is a fault too
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     return page
 
 

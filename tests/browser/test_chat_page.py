@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import WEB, screenshot
+from tests.browser.conftest import WEB, PageErrors, screenshot
 from tests.local_stack import Stack
 
 PRODUCT_QUESTION = "Recommend a dark roast coffee for espresso"
@@ -319,3 +319,26 @@ def test_stop_ends_a_reply_midway_and_what_was_said_is_kept(page: Page, stack: S
     stored = last_reply(page)  # the server kept what was sent before the reader left
     assert stored["content"].startswith(re.sub(r"\*\*", "", shown.split()[0]))
     assert len(stored["content"]) < 2000
+
+
+def test_the_content_security_policy_stops_injected_script(
+    page: Page, stack: Stack, page_errors: PageErrors
+) -> None:
+    """Defence in depth: were markup ever injected, its inline script would not run."""
+    open_chat(page, stack)
+    page.evaluate(
+        """() => {
+          const holder = document.createElement("div");
+          holder.innerHTML = '<img src="x" onerror="window.__pwned = 1">';  // as a bug would
+          document.body.append(holder);
+          const script = document.createElement("script");
+          script.textContent = "window.__pwned = 2";
+          document.body.append(script);
+        }"""
+    )
+    expect(page.locator("img[src='x']")).to_have_count(1)
+    page.wait_for_function("""document.querySelector("img[src='x']").complete""")
+    assert page.evaluate("window.__pwned") is None
+    refused = [e for e in page_errors if "Content Security Policy" in e]
+    assert len(refused) >= 2  # the handler and the script, both refused
+    page_errors.clear()  # expected here
