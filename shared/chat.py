@@ -51,6 +51,7 @@ CUT_SHORT = "\n\n(The answer was cut short. Please ask again.)"
 RELATIVE_CUT = 0.2
 _TAILS = {"echo": REFUSAL, "cut": CUT_SHORT.strip()}
 _MONEY = re.compile(r"\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{1,2})?)")
+_LINK = re.compile(r"https?://[^\s<>()\"'\]\[]+[^\s<>()\"'\]\[.,;:!?]")
 # What a source card may show, besides id, kind, name and score.
 _CARD_FIELDS = {
     "product": ("price", "currency", "category"),
@@ -378,12 +379,15 @@ class ChatTurns:
         return body
 
     def _ungrounded(self, plan: Plan, reply: str) -> str | None:
-        """What in a reply neither its documents nor the question back: a price, or a catalog
-        coffee or shop (drinks and equipment are named for what they are: "espresso" is a
-        word before it is a product). Such a reply is still shown (it is the model's), but
-        never cached, and counted, so that a lapse is not repeated to others."""
+        """What in a reply neither its documents nor the question back: a link, a price, or a
+        catalog coffee or shop (drinks and equipment are named for what they are: "espresso"
+        is a word before it is a product). Such a reply is still shown (it is the model's), but
+        never cached, and counted, so that a lapse (or a planted phishing link) is not repeated
+        to others."""
         docs = [f"{d.name}. {json.dumps(dict(d.fields), default=str)}" for d in plan.prompt.context]
         backed = [*docs, plan.text]
+        if any(all(link not in text for text in backed) for link in _LINK.findall(reply)):
+            return "link"
         amounts = {_amount(m) for text in backed for m in _MONEY.findall(text)}
         amounts |= {
             _amount(str(d.fields["price"]))

@@ -155,6 +155,7 @@ def _exact_key(question: str, version: int) -> str:
     [
         ("recommend a coffee from Kenya", "Try the Quiet Blend, only $1.99 a bag."),
         ("Which shops do you have in Seattle?", "Our Seattle shops stock the Quiet Blend."),
+        ("recommend a coffee from Kenya", "See the Kenyan coffee at https://evil.example/buy."),
     ],
 )
 def test_a_reply_its_documents_do_not_back_is_shown_but_never_cached(
