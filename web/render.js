@@ -23,8 +23,10 @@
 
   const URL_PATTERN = /https?:\/\/[^\s<>()"']+[^\s<>()"'.,;:!?]/g;
 
-  // One line of a reply: **bold** and bare URLs become <strong> and <a>; the rest stays text.
-  function inline(line) {
+  // One line of a reply: **bold** becomes <strong>, and a URL becomes a link only when it is one
+  // of the turn's own sources (`links`): a model talked into writing another address (a planted
+  // phishing link) shows it as plain text. The rest stays text.
+  function inline(line, links) {
     const fragment = document.createDocumentFragment();
     line.split(/(\*\*[^*]+\*\*)/).forEach((part) => {
       if (/^\*\*[^*]+\*\*$/.test(part)) {
@@ -35,7 +37,7 @@
       for (const match of part.matchAll(URL_PATTERN)) {
         fragment.append(part.slice(last, match.index));
         const href = safeUrl(match[0]);
-        if (href) {
+        if (href && links.has(href)) {
           const link = el("a", null, match[0]);
           link.href = href;
           link.rel = "noopener noreferrer";
@@ -52,7 +54,7 @@
   }
 
   // A reply as paragraphs and "- " lists: the little Markdown the writers use, and no more.
-  function richText(text) {
+  function richText(text, links = new Set()) {
     const fragment = document.createDocumentFragment();
     let list = null;
     let paragraph = null;
@@ -62,7 +64,7 @@
         paragraph = null;
         if (!list) fragment.append((list = el("ul")));
         const entry = el("li");
-        entry.append(inline(item[1]));
+        entry.append(inline(item[1], links));
         list.append(entry);
       } else if (!line.trim()) {
         list = paragraph = null;
@@ -70,7 +72,7 @@
         list = null;
         if (paragraph) paragraph.append(document.createElement("br"));
         else fragment.append((paragraph = el("p")));
-        paragraph.append(inline(line));
+        paragraph.append(inline(line, links));
       }
     });
     return fragment;
@@ -120,6 +122,12 @@
       }
     }
     return node;
+  }
+
+  // The addresses a reply may link to: its documents' own.
+  function links(items) {
+    const list = Array.isArray(items) ? items : [];
+    return new Set(list.map((s) => s && s.url && safeUrl(s.url)).filter(Boolean));
   }
 
   // Product and shop cards, then the documents the answer drew on as links.
@@ -182,5 +190,5 @@
     return wrap;
   }
 
-  window.CymbalRender = { el, richText, sources, marks, hours, safeUrl };
+  window.CymbalRender = { el, richText, sources, links, marks, hours, safeUrl };
 })();
