@@ -7,6 +7,7 @@
   const config = window.CYMBAL_CONFIG || {};
   const base = String((config.functions || {}).chat || "/chat").replace(/\/+$/, "");
   const STORAGE_KEY = "cymbal.chat.session";
+  const CUT = "The connection closed before the answer was complete.";
   const $ = (id) => document.getElementById(id);
   const ui = {
     log: $("messages"),
@@ -21,11 +22,14 @@
     noticeText: $("notice-text"),
     noticeAction: $("notice-action"),
     reset: $("new-conversation"),
+    suggestions: Array.from(document.querySelectorAll(".suggestion")),
   };
   const maxChars = Number(ui.input.getAttribute("maxlength")) || 2000;
+  const touch = window.matchMedia("(pointer: coarse)").matches;
   let session = load();
-  let busy = false;
-  let blockedUntil = 0;
+  let busy = false; // a turn is streaming
+  let loading = false; // the stored conversation is being read
+  let blockedUntil = 0; // rate limited until then (ms since the epoch)
   let abort = null;
 
   class ApiError extends Error {
@@ -36,6 +40,9 @@
       this.retryAfter = retryAfter;
     }
   }
+
+  // An `error` event's code, as the status the same error has as a response.
+  const EVENT_STATUS = { unauthorized: 401, not_found: 404, rate_limited: 429 };
 
   // -- the session, kept in localStorage so a reload (or a new tab) resumes it --------------
   function load() {
@@ -109,14 +116,21 @@
     else body.append(R.el("div", "reply-text"));
     item.append(who, body);
     if (when) item.title = new Date(when).toLocaleString();
+    const follow = nearBottom();
     ui.log.append(item);
     if (role === "assistant" && text) setReply(item, text);
-    scrollDown();
+    if (follow || role === "user") scrollDown();
     return item;
   }
 
+  // A reply's text; it may link only to its own sources' addresses (`item.links`).
   function setReply(item, text) {
-    item.querySelector(".reply-text").replaceChildren(R.richText(text));
+    item.querySelector(".reply-text").replaceChildren(R.richText(text, item.links));
+  }
+
+  function setSources(item, sources) {
+    item.links = R.links(sources);
+    addExtras(item, [R.sources(sources)]);
   }
 
   function addExtras(item, parts) {
@@ -129,6 +143,11 @@
     item.querySelector(".bubble").append(R.el("p", "turn-note", text));
   }
 
+  // Follow a reply as it grows only when the reader is already at the end of the conversation.
+  function nearBottom() {
+    return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 80;
+  }
+
   function scrollDown() {
     ui.log.scrollTop = ui.log.scrollHeight;
   }
@@ -137,9 +156,15 @@
     ui.log.querySelectorAll(".message").forEach((n) => n.remove());
     ui.welcome.hidden = messages.length > 0;
     messages.forEach((m) => {
-      const item = addMessage(m.role === "user" ? "user" : "assistant", m.content, m.created_at);
-      if (m.role !== "user") addExtras(item, [R.sources(m.sources)]);
+      if (m.role === "user") {
+        addMessage("user", m.content, m.created_at);
+        return;
+      }
+      const item = addMessage("assistant", "", m.created_at);
+      setSources(item, m.sources);
+      setReply(item, m.content);
     });
+    scrollDown();
   }
 
   // -- notices: errors, rate limits, an expired session ------------------------------------
@@ -152,7 +177,7 @@
       ui.noticeAction.onclick = action.run;
     }
     ui.notice.hidden = false;
-    document.body.dataset.state = kind === "info" ? document.body.dataset.state : kind;
+    if (kind !== "info") document.body.dataset.state = kind;
   }
 
   function hideNotice() {
@@ -168,20 +193,22 @@
     });
   }
 
+  // Said once (the notice is an alert); the seconds then count down on the Send button, which
+  // screen readers do not re-announce each second.
   function rateLimited(seconds) {
-    blockedUntil = Date.now() + Math.max(1, seconds || 10) * 1000;
+    const wait = Math.max(1, seconds || 10);
+    blockedUntil = Date.now() + wait * 1000;
+    showNotice("rate-limited", `You're sending messages faster than we can answer. You can send again in ${wait} s.`);
     const tick = () => {
-      const left = Math.ceil((blockedUntil - Date.now()) / 1000);
-      if (left <= 0) {
+      if (Date.now() >= blockedUntil) {
         blockedUntil = 0;
         hideNotice();
         document.body.dataset.state = "idle";
-        update();
-        return;
+        ui.status.textContent = "You can send messages again.";
+      } else {
+        setTimeout(tick, 1000);
       }
-      showNotice("rate-limited", `You're sending messages faster than we can answer. You can send again in ${left} s.`);
       update();
-      setTimeout(tick, 1000);
     };
     tick();
   }
@@ -196,17 +223,22 @@
         if (ui.input.value.trim() === text) ui.input.value = "";
         submit(text);
       };
-      showNotice("error", error.message, text ? { label: "Try again", run: again } : null);
+      showNotice("error", error.message, error.status >= 500 || error.status === 0 ? { label: "Try again", run: again } : null);
     }
   }
 
   // -- a turn ---------------------------------------------------------------------------
+  const blocked = () => blockedUntil > Date.now();
+
   function update() {
     const text = ui.input.value.trim();
-    const blocked = blockedUntil > Date.now();
-    ui.send.disabled = busy || blocked || !text;
+    const wait = Math.ceil((blockedUntil - Date.now()) / 1000);
+    ui.send.disabled = busy || loading || wait > 0 || !text;
+    ui.send.textContent = wait > 0 ? `Wait ${wait} s` : "Send";
     ui.send.hidden = busy;
     ui.stop.hidden = !busy;
+    ui.reset.disabled = busy || loading;
+    ui.suggestions.forEach((b) => (b.disabled = busy || loading || wait > 0));
     const left = maxChars - ui.input.value.length;
     ui.counter.textContent = left <= maxChars * 0.2 ? `${left} characters left` : "";
     ui.input.style.height = "auto";
@@ -214,14 +246,21 @@
   }
 
   function setBusy(value) {
+    const hadFocus = document.activeElement;
     busy = value;
     document.body.dataset.state = value ? "streaming" : ui.notice.hidden ? "idle" : document.body.dataset.state;
     ui.log.setAttribute("aria-busy", String(value));
     update();
+    // A control that is now hidden or disabled (Send, Stop, a suggestion, the notice's button)
+    // must not drop keyboard focus on <body>.
+    const lost =
+      !hadFocus || hadFocus === document.body || hadFocus.offsetParent === null || hadFocus.disabled;
+    if (value && lost) ui.stop.focus();
+    if (!value && (lost || hadFocus === ui.stop) && !touch) ui.input.focus();
   }
 
   async function submit(text) {
-    if (busy || !text || blockedUntil > Date.now()) return;
+    if (busy || loading || !text || blocked()) return false;
     hideNotice();
     setBusy(true);
     const asked = addMessage("user", text);
@@ -240,24 +279,27 @@
       });
       await readEvents(response.body, (event, data) => {
         if (event === "meta") {
-          addExtras(answer, [R.sources(data.sources)]);
+          setSources(answer, data.sources);
         } else if (event === "delta") {
+          const follow = nearBottom();
           answer.classList.remove("pending");
           reply += data.text || "";
           setReply(answer, reply);
-          scrollDown();
+          if (follow) scrollDown();
         } else if (event === "done") {
           finished = true;
           reply = data.reply || reply;
           answer.classList.remove("pending");
+          answer.dataset.intent = data.intent || "";
+          answer.links = R.links(data.sources);
           setReply(answer, reply);
           addExtras(answer, [R.sources(data.sources), R.marks(data)]);
-          answer.dataset.intent = data.intent || "";
         } else if (event === "error") {
-          throw new ApiError(500, data.code || "error", data.message || "The answer failed.");
+          const status = EVENT_STATUS[data.code] || 500;
+          throw new ApiError(status, data.code || "error", data.message || "The answer failed.");
         }
       });
-      if (!finished) throw new ApiError(0, "cut", "The connection closed before the answer was complete.");
+      if (!finished) throw new ApiError(0, "cut", CUT);
       ui.status.textContent = "Answer received.";
     } catch (caught) {
       // A fault of this page's own (not the server's answer) gets a plain message, not its text.
@@ -270,23 +312,24 @@
         addNote(answer, "Stopped.");
       } else if (reply) {
         addNote(answer, `The answer was cut short: ${error.message}`);
+        if (error.status === 401 || error.status === 404 || error.status === 429) explain(error, null);
       } else {
         answer.remove();
         asked.classList.add("unsent");
         asked.querySelector(".bubble").append(R.el("p", "turn-note", "Not sent."));
         if (!ui.input.value) ui.input.value = text;
-        explain(error, error.status >= 500 || error.status === 0 ? text : null);
+        explain(error, text);
       }
       ui.status.textContent = "";
     } finally {
       abort = null;
       setBusy(false);
-      scrollDown();
-      ui.input.focus();
     }
+    return true;
   }
 
   // Server-Sent Events from a fetch body: "event:" and "data:" lines, blank-line separated.
+  // A broken connection or an unfinished event is a cut stream, never a fault of the page.
   async function readEvents(body, onEvent) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
@@ -294,46 +337,70 @@
     const dispatch = (block) => {
       let event = "message";
       const data = [];
-      block.split(/\r?\n/).forEach((line) => {
+      block.split(/\r\n|\r|\n/).forEach((line) => {
         if (line.startsWith("event:")) event = line.slice(6).trim();
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       });
-      if (data.length) onEvent(event, JSON.parse(data.join("\n")));
+      if (!data.length) return;
+      let parsed;
+      try {
+        parsed = JSON.parse(data.join("\n"));
+      } catch (error) {
+        throw new ApiError(0, "cut", CUT);
+      }
+      onEvent(event, parsed);
     };
-    for (;;) {
-      const { value, done } = await reader.read();
-      buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
-      const blocks = buffer.split(/\r?\n\r?\n/);
-      buffer = blocks.pop();
-      blocks.forEach(dispatch);
-      if (done) break;
+    try {
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (error.name === "AbortError") throw error;
+          throw new ApiError(0, "cut", CUT);
+        }
+        if (chunk.done) return; // an unterminated last block is dropped, as the SSE spec says
+        buffer += decoder.decode(chunk.value, { stream: true });
+        const blocks = buffer.split(/\r\n\r\n|\n\n|\r\r/);
+        buffer = blocks.pop();
+        blocks.forEach(dispatch);
+      }
+    } finally {
+      reader.cancel().catch(() => {}); // on an error event or a fault: let the server stop too
     }
-    if (buffer.trim()) dispatch(buffer);
   }
 
   // -- start, resume, start over ------------------------------------------------------------
+  function setLoading(value) {
+    loading = value;
+    if (value) document.body.dataset.state = "loading";
+    else if (document.body.dataset.state === "loading") document.body.dataset.state = "idle";
+    update();
+  }
+
   async function resume() {
     if (!session) return;
-    document.body.dataset.state = "loading";
+    setLoading(true);
     try {
       const resumed = await (await call("POST", path("/resume"))).json();
       save({ ...session, expires_at: resumed.expires_at });
       const history = await (await call("GET", path())).json();
       renderHistory(history.messages || []);
-      document.body.dataset.state = "idle";
+      hideNotice();
     } catch (error) {
       if (error.status === 401 || error.status === 404) {
         save(null);
         showNotice("info", "Your last conversation has expired; this is a new one.");
-        document.body.dataset.state = "idle";
       } else {
         showNotice("error", error.message, { label: "Try again", run: resume });
       }
+    } finally {
+      setLoading(false);
     }
   }
 
-  async function startOver(forget) {
-    if (busy) return;
+  function startOver(forget) {
+    if (busy || loading) return;
     const old = session;
     save(null);
     renderHistory([]);
@@ -348,13 +415,14 @@
       }).catch(() => {});
     }
     update();
-    ui.input.focus();
+    if (!touch) ui.input.focus();
   }
 
   ui.form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // Enter reaches here even while Send is disabled: then nothing typed may be cleared.
     const text = ui.input.value.trim();
-    if (!text || busy) return;
+    if (!text || busy || loading || blocked()) return;
     ui.input.value = "";
     update();
     submit(text);
@@ -363,19 +431,18 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       ui.form.requestSubmit();
-    } else if (event.key === "Escape" && abort) {
-      abort.abort();
     }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && abort) abort.abort();
   });
   ui.input.addEventListener("input", update);
   ui.stop.addEventListener("click", () => abort && abort.abort());
   ui.reset.addEventListener("click", () => startOver(true));
-  document.querySelectorAll(".suggestion").forEach((button) =>
-    button.addEventListener("click", () => submit(button.textContent)),
-  );
+  ui.suggestions.forEach((button) => button.addEventListener("click", () => submit(button.textContent)));
 
   update();
   // Ready to type at once, except on touch screens, where focus would pop the keyboard up.
-  if (window.matchMedia("(pointer: fine)").matches) ui.input.focus();
+  if (!touch) ui.input.focus();
   resume();
 })();

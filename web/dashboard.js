@@ -13,7 +13,9 @@
   const CHART_HEIGHT = 200;
 
   const $ = (id) => document.getElementById(id);
-  const state = { minutes: 60, refreshSeconds: 10, inFlight: false, summary: null, width: 0 };
+  const state = {
+    minutes: 60, refreshSeconds: 10, inFlight: false, controller: null, summary: null, width: 0,
+  };
 
   // An integer within [min, max] from the URL or the config, else null (so the next source wins).
   function bounded(raw, min, max) {
@@ -230,6 +232,7 @@
   // Resolves to { summary } or { message }; never rejects.
   async function fetchSummary(minutes) {
     const controller = new AbortController();
+    state.controller = controller;
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
       const response = await fetch(`${config.functions.metrics}/summary?minutes=${minutes}`, {
@@ -275,6 +278,8 @@
     select.value = String(state.minutes);
     select.addEventListener("change", () => {
       state.minutes = Number(select.value);
+      // The old window's request is dropped at once (its answer would be), not waited for.
+      if (state.inFlight && state.controller) state.controller.abort();
       refresh();
     });
   }
