@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -17,33 +15,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from tests.chromium import CHROMIUM_ARGS, chromium_path
 from tests.local_stack import ROOT, Stack, free_port
 
 WEB = ROOT / "web"
 SCREENSHOTS = ROOT / "build" / "screenshots"
-# Headless, and nothing that would reach for Google's hosts from a machine with no internet.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STACK_START_S = 180.0
 CLOUD_RATE_LIMIT = 3  # turns a minute on the cloud-layout stack: the test reaches it quickly
-
-
-def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail(
-            f"No Chromium at {path}: `make test` installs Debian's chromium; or set CHROMIUM."
-        )
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +32,11 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    try:
+        path = chromium_path()
+    except FileNotFoundError as e:
+        pytest.fail(str(e))
+    launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
     yield launched
     launched.close()
 
@@ -144,7 +126,7 @@ class PageErrors(list[str]):
     """Uncaught exceptions and CSP violations in the page: any one fails the test."""
 
 
-def _context(browser: Browser, **options: Any) -> BrowserContext:
+def new_context(browser: Browser, **options: Any) -> BrowserContext:
     context = browser.new_context(locale="en-US", timezone_id="UTC", **options)
     context.set_default_timeout(20_000)
     return context
@@ -155,7 +137,8 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-def _page(context: BrowserContext, errors: PageErrors) -> Page:
+def watched_page(context: BrowserContext, errors: PageErrors) -> Page:
+    """A page whose uncaught exceptions and CSP violations land in `errors`."""
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(  # anything the page's Content-Security-Policy had to refuse is a fault too
@@ -168,8 +151,8 @@ def _page(context: BrowserContext, errors: PageErrors) -> Page:
 @pytest.fixture
 def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
     """A fresh browser profile (no stored session) at desktop size."""
-    context = _context(browser, viewport={"width": 1280, "height": 900})
-    yield _page(context, page_errors)
+    context = new_context(browser, viewport={"width": 1280, "height": 900})
+    yield watched_page(context, page_errors)
     context.close()
     assert not page_errors, page_errors
 
@@ -177,10 +160,10 @@ def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
 @pytest.fixture
 def phone(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
     """A fresh profile the size of a phone, with touch."""
-    context = _context(
+    context = new_context(
         browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
-    yield _page(context, page_errors)
+    yield watched_page(context, page_errors)
     context.close()
     assert not page_errors, page_errors
 
