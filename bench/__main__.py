@@ -13,6 +13,7 @@ BENCHMARKS = (
     "routing",
     "ingest",
     "chat_load",
+    "web_page",
 )
 
 

@@ -261,24 +261,31 @@
 
   async function submit(text) {
     if (busy || loading || !text || blocked()) return false;
+    abort = new AbortController();
+    const signal = abort.signal;
+    // The request leaves first; the page draws the turn while the server works on it.
+    const request = (async () => {
+      if (!session) await createSession();
+      return call("POST", path("/messages"), {
+        body: { message: text },
+        accept: "text/event-stream",
+        signal,
+      });
+    })();
     hideNotice();
     setBusy(true);
     const asked = addMessage("user", text);
     const answer = addMessage("assistant", "");
     answer.classList.add("pending");
     ui.status.textContent = "The assistant is answering…";
-    abort = new AbortController();
     let reply = "";
+    let shown = null; // the sources drawn, as sent
     let finished = false;
     try {
-      if (!session) await createSession();
-      const response = await call("POST", path("/messages"), {
-        body: { message: text },
-        accept: "text/event-stream",
-        signal: abort.signal,
-      });
+      const response = await request;
       await readEvents(response.body, (event, data) => {
         if (event === "meta") {
+          shown = JSON.stringify(data.sources || []);
           setSources(answer, data.sources);
         } else if (event === "delta") {
           const follow = nearBottom();
@@ -288,12 +295,12 @@
           if (follow) scrollDown();
         } else if (event === "done") {
           finished = true;
-          reply = data.reply || reply;
           answer.classList.remove("pending");
           answer.dataset.intent = data.intent || "";
-          answer.links = R.links(data.sources);
-          setReply(answer, reply);
-          addExtras(answer, [R.sources(data.sources), R.marks(data)]);
+          if (JSON.stringify(data.sources || []) !== shown) setSources(answer, data.sources);
+          if (typeof data.reply === "string" && data.reply !== reply) setReply(answer, (reply = data.reply));
+          const marks = R.marks(data);
+          if (marks) answer.querySelector(".bubble").append(marks);
         } else if (event === "error") {
           const status = EVENT_STATUS[data.code] || 500;
           throw new ApiError(status, data.code || "error", data.message || "The answer failed.");
