@@ -152,12 +152,11 @@ def turns(page: Page, stack: Stack, count: int) -> tuple[list[tuple], list[tuple
     ours, peer = [], []
     for i in range(count):
         question = QUESTIONS[i % len(QUESTIONS)]
-        sides = [
-            lambda: ours.append(tuple(page.evaluate(PAGE_TURN, question))),
-            lambda: peer.append(tuple(page.evaluate(BARE_TURN, [url, session["token"], question]))),
-        ]
-        for side in sides if i % 2 == 0 else sides[::-1]:  # neither side always asks first
-            side()
+        for side in ("ours", "peer") if i % 2 == 0 else ("peer", "ours"):  # neither always first
+            if side == "ours":
+                ours.append(tuple(page.evaluate(PAGE_TURN, question)))
+            else:
+                peer.append(tuple(page.evaluate(BARE_TURN, [url, session["token"], question])))
     return ours, peer
 
 
