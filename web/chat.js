@@ -31,6 +31,7 @@
   let loading = false; // the stored conversation is being read
   let blockedUntil = 0; // rate limited until then (ms since the epoch)
   let abort = null;
+  let following = true; // keep the newest message in view, until the reader scrolls up
 
   class ApiError extends Error {
     constructor(status, code, message, retryAfter) {
@@ -41,8 +42,9 @@
     }
   }
 
-  // An `error` event's code, as the status the same error has as a response.
-  const EVENT_STATUS = { unauthorized: 401, not_found: 404, rate_limited: 429 };
+  // An `error` event's code, as the status the same error has as a response: server faults
+  // may be retried, anything else (a bad request, say) may not.
+  const EVENT_STATUS = { unauthorized: 401, not_found: 404, rate_limited: 429, internal: 500, unavailable: 503 };
 
   // -- the session, kept in localStorage so a reload (or a new tab) resumes it --------------
   function load() {
@@ -87,6 +89,7 @@
     try {
       detail = (await response.json()).error || {};
     } catch (error) {
+      if (error.name === "AbortError") throw error; // Stop while the error body was read
       // not our JSON error body (a proxy's page): the status says enough
     }
     const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
@@ -116,10 +119,9 @@
     else body.append(R.el("div", "reply-text"));
     item.append(who, body);
     if (when) item.title = new Date(when).toLocaleString();
-    const follow = nearBottom();
     ui.log.append(item);
     if (role === "assistant" && text) setReply(item, text);
-    if (follow || role === "user") scrollDown();
+    follow();
     return item;
   }
 
@@ -143,13 +145,14 @@
     item.querySelector(".bubble").append(R.el("p", "turn-note", text));
   }
 
-  // Follow a reply as it grows only when the reader is already at the end of the conversation.
+  // A growing reply (and its cards) is followed only while the reader stays at the end of the
+  // conversation: scrolling up to read stops it, scrolling back down (or sending) resumes it.
   function nearBottom() {
     return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 80;
   }
 
-  function scrollDown() {
-    ui.log.scrollTop = ui.log.scrollHeight;
+  function follow() {
+    if (following) ui.log.scrollTop = ui.log.scrollHeight;
   }
 
   function renderHistory(messages) {
@@ -164,7 +167,8 @@
       setSources(item, m.sources);
       setReply(item, m.content);
     });
-    scrollDown();
+    following = true;
+    follow();
   }
 
   // -- notices: errors, rate limits, an expired session ------------------------------------
@@ -256,7 +260,9 @@
     const lost =
       !hadFocus || hadFocus === document.body || hadFocus.offsetParent === null || hadFocus.disabled;
     if (value && lost) ui.stop.focus();
-    if (!value && (lost || hadFocus === ui.stop) && !touch) ui.input.focus();
+    // Back to the box on a desktop; on a touch screen to the conversation, which does not open
+    // the keyboard.
+    if (!value && (lost || hadFocus === ui.stop)) (touch ? ui.log : ui.input).focus();
   }
 
   async function submit(text) {
@@ -274,6 +280,7 @@
     })();
     hideNotice();
     setBusy(true);
+    following = true;
     const asked = addMessage("user", text);
     const answer = addMessage("assistant", "");
     answer.classList.add("pending");
@@ -288,23 +295,26 @@
           shown = JSON.stringify(data.sources || []);
           setSources(answer, data.sources);
         } else if (event === "delta") {
-          const follow = nearBottom();
           answer.classList.remove("pending");
           reply += data.text || "";
           setReply(answer, reply);
-          if (follow) scrollDown();
         } else if (event === "done") {
           finished = true;
           answer.classList.remove("pending");
           answer.dataset.intent = data.intent || "";
           if (JSON.stringify(data.sources || []) !== shown) setSources(answer, data.sources);
-          if (typeof data.reply === "string" && data.reply !== reply) setReply(answer, (reply = data.reply));
+          if (typeof data.reply === "string") reply = data.reply;
+          setReply(answer, reply); // the final text, with the links its sources allow
           const marks = R.marks(data);
           if (marks) answer.querySelector(".bubble").append(marks);
+          follow();
+          return true; // nothing may follow `done`: stop reading
         } else if (event === "error") {
-          const status = EVENT_STATUS[data.code] || 500;
+          const status = EVENT_STATUS[data.code] || 400;
           throw new ApiError(status, data.code || "error", data.message || "The answer failed.");
         }
+        follow();
+        return false;
       });
       if (!finished) throw new ApiError(0, "cut", CUT);
       ui.status.textContent = "Answer received.";
@@ -315,10 +325,13 @@
           ? caught
           : new ApiError(0, "page_error", "Something went wrong on this page. Reload it and try again.");
       answer.classList.remove("pending");
-      if (error.name === "AbortError") {
+      if (finished) {
+        // The answer was whole: what broke after `done` (or a late Stop) changes nothing.
+      } else if (error.name === "AbortError") {
         addNote(answer, "Stopped.");
-      } else if (reply) {
-        addNote(answer, `The answer was cut short: ${error.message}`);
+      } else if (reply || shown !== null) {
+        // The server took the question (its `meta` came): keep the turn, never send it twice.
+        addNote(answer, `${reply ? "The answer was cut short" : "No answer"}: ${error.message}`);
         if (error.status === 401 || error.status === 404 || error.status === 429) explain(error, null);
       } else {
         answer.remove();
@@ -327,7 +340,7 @@
         if (!ui.input.value) ui.input.value = text;
         explain(error, text);
       }
-      ui.status.textContent = "";
+      ui.status.textContent = finished ? "Answer received." : "";
     } finally {
       abort = null;
       setBusy(false);
@@ -335,8 +348,9 @@
     return true;
   }
 
-  // Server-Sent Events from a fetch body: "event:" and "data:" lines, blank-line separated.
-  // A broken connection or an unfinished event is a cut stream, never a fault of the page.
+  // Server-Sent Events from a fetch body: "event:" and "data:" lines, blank-line separated, with
+  // any of CRLF, LF or CR as line ends. `onEvent` returns true to stop reading. A broken
+  // connection or an unfinished event is a cut stream, never a fault of the page.
   async function readEvents(body, onEvent) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
@@ -344,18 +358,18 @@
     const dispatch = (block) => {
       let event = "message";
       const data = [];
-      block.split(/\r\n|\r|\n/).forEach((line) => {
+      block.split("\n").forEach((line) => {
         if (line.startsWith("event:")) event = line.slice(6).trim();
         else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
       });
-      if (!data.length) return;
+      if (!data.length) return false;
       let parsed;
       try {
         parsed = JSON.parse(data.join("\n"));
       } catch (error) {
         throw new ApiError(0, "cut", CUT);
       }
-      onEvent(event, parsed);
+      return onEvent(event, parsed);
     };
     try {
       for (;;) {
@@ -368,12 +382,14 @@
         }
         if (chunk.done) return; // an unterminated last block is dropped, as the SSE spec says
         buffer += decoder.decode(chunk.value, { stream: true });
-        const blocks = buffer.split(/\r\n\r\n|\n\n|\r\r/);
-        buffer = blocks.pop();
-        blocks.forEach(dispatch);
+        // A CR at the very end may be half of a CRLF: it waits for the next chunk.
+        const held = buffer.endsWith("\r") ? "\r" : "";
+        const blocks = buffer.slice(0, buffer.length - held.length).replace(/\r\n?/g, "\n").split("\n\n");
+        buffer = blocks.pop() + held;
+        for (const block of blocks) if (dispatch(block)) return;
       }
     } finally {
-      reader.cancel().catch(() => {}); // on an error event or a fault: let the server stop too
+      reader.cancel().catch(() => {}); // done, an error event or a fault: let the server stop too
     }
   }
 
@@ -441,8 +457,9 @@
     }
   });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && abort) abort.abort();
+    if (event.key === "Escape" && !event.isComposing && abort) abort.abort();
   });
+  ui.log.addEventListener("scroll", () => (following = nearBottom()), { passive: true });
   ui.input.addEventListener("input", update);
   ui.stop.addEventListener("click", () => abort && abort.abort());
   ui.reset.addEventListener("click", () => startOver(true));

@@ -101,6 +101,8 @@ def test_shop_cards_show_address_and_hours_and_a_reload_shows_the_history(
     open_chat(page, stack)
     ask(page, PRODUCT_QUESTION)
     done = ask(page, SHOP_QUESTION)
+    # The conversation overflows by now: the newest reply's cards were scrolled into view.
+    expect(page.locator("#messages .card-shop").last).to_be_in_viewport()
     shops = [s for s in done["sources"] if s["kind"] == "shop"]
     assert done["intent"] == "LOCATION_RAG" and shops
     first = page.locator("#messages .card-shop").first

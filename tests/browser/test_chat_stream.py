@@ -53,6 +53,15 @@ SCRIPTS: dict[str, bytes] = {
     "reset": event("meta", {"sources": SOURCES}),
     "gone": event("meta", {"sources": []})
     + event("error", {"code": "not_found", "message": "No such session."}),
+    # LF, CR and CRLF line ends mixed, and a blank line made of "\n\r\n".
+    "mixed": event("meta", {"sources": SOURCES}).replace(b"\r\n", b"\n")
+    + b'event: delta\rdata: {"text": "Mixed "}\n\r\n'
+    + b'event: delta\r\ndata: {"text": "endings"}\r\r'
+    + event("done", {**DONE, "reply": "Mixed endings"}),
+    # Whatever follows `done` is not read: the answer is whole.
+    "after-done": event("meta", {"sources": SOURCES})
+    + event("done", {**DONE, "reply": "Whole."})
+    + b"event: delta\r\ndata: {broken",
 }
 
 
@@ -148,17 +157,35 @@ def test_an_unfinished_last_event_is_dropped_not_a_page_fault(page: Page, script
     expect(reply.locator(".turn-note")).to_contain_text("closed before the answer was complete")
 
 
-def test_a_stream_that_breaks_before_any_words_offers_to_try_again(
+def test_a_stream_that_breaks_after_the_server_took_the_question_is_not_sent_again(
     page: Page, scripted: str
 ) -> None:
+    """After `meta` the server has the question (and records the turn): the page keeps the
+    turn and says there was no answer, rather than offer to send it a second time."""
     send(page, scripted, "reset")
-    expect(page.locator("#notice")).to_have_attribute("data-kind", "error")
-    expect(page.locator("#notice-text")).to_have_text(
-        "The connection closed before the answer was complete."
+    reply = page.locator("#messages > .message-assistant").last
+    expect(reply.locator(".turn-note")).to_have_text(
+        "No answer: The connection closed before the answer was complete."
     )
-    expect(page.locator("#notice-action")).to_have_text("Try again")
-    expect(page.locator("#message")).to_have_value("reset")  # nothing typed is lost
-    expect(page.locator("#messages > .message-assistant")).to_have_count(0)
+    expect(page.locator("#messages .message-user.unsent")).to_have_count(0)
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("#message")).to_have_value("")
+
+
+def test_mixed_line_ends_are_read(page: Page, scripted: str) -> None:
+    send(page, scripted, "mixed")
+    reply = page.locator("#messages > .message-assistant").last
+    expect(reply.locator(".reply-text")).to_have_text("Mixed endings")
+    expect(reply.locator(".turn-note")).to_have_count(0)
+    expect(reply.locator(".card-name")).to_have_text("Café Noir ☕")
+
+
+def test_nothing_after_done_is_read(page: Page, scripted: str) -> None:
+    send(page, scripted, "after-done")
+    reply = page.locator("#messages > .message-assistant").last
+    expect(reply.locator(".reply-text")).to_have_text("Whole.")
+    expect(reply.locator(".turn-note")).to_have_count(0)
+    expect(page.locator("body")).to_have_attribute("data-state", "idle")
 
 
 def test_an_error_event_for_a_gone_session_leads_to_a_new_one(page: Page, scripted: str) -> None:
