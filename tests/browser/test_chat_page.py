@@ -147,6 +147,7 @@ def test_the_keyboard_alone_on_a_phone_sized_screen(phone: Page, stack: Stack) -
     expect(phone.locator("body")).to_have_attribute("data-state", "idle")
     expect(phone.locator("#messages .card-shop").first).to_be_visible()
     expect(phone.locator("#message")).to_be_focused()  # ready for the next question
+    screenshot(phone, "chat-phone")
 
     width = phone.evaluate("window.innerWidth")
     assert phone.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll

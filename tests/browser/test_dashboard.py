@@ -1,5 +1,6 @@
 """The operator dashboard in headless Chromium against the local stack: it counts the turns the
-metrics function has aggregated, draws them, refreshes by itself, and says when it cannot."""
+metrics function has aggregated, draws them, refreshes by itself, and says when it cannot; and
+the status page."""
 
 from __future__ import annotations
 
@@ -114,3 +115,11 @@ def test_a_failing_metrics_function_is_reported_and_the_last_charts_stay(
     page.keyboard.press("Enter")
     expect(page.locator("#dashboard-error")).to_be_hidden()
     expect(page.locator("body")).to_have_attribute("data-state", "ready")
+
+
+def test_the_status_page_shows_each_function_healthy(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.base}/status.html")
+    rows = page.locator("#functions tr")
+    expect(rows).to_have_count(3)
+    expect(rows.locator("td:first-child")).to_have_text(["chat", "intent", "metrics"])
+    expect(rows.locator("td:nth-child(2)")).to_have_text(["ok", "ok", "ok"])
