@@ -16,6 +16,8 @@ PYTEST_ARGS ?=
 BENCH_VENV := .venv-bench
 INFRA_VENV := .venv-infra
 CHROMIUM ?= /usr/bin/chromium
+AXE_VERSION := 4.14.1
+AXE := .venv-web/node_modules/axe-core/axe.min.js
 
 .PHONY: help dev test lint fmt stage bench calibrate screenshots lock clean
 
@@ -37,8 +39,8 @@ $(STAMP): $(LOCAL_STAMP) requirements-dev.txt
 dev: $(LOCAL_STAMP)  ## run the whole product on this machine (PORT=8080, CATALOG=dir)
 	PORT=$(PORT) CATALOG=$(CATALOG) $(PY) -m scripts.devserver
 
-test: $(STAMP) $(INFRA_VENV)/.installed $(CHROMIUM)  ## every test, offline (the Firestore emulator too, when gcloud has it)
-	CHECKOV=$(INFRA_VENV)/bin/checkov CHROMIUM=$(CHROMIUM) \
+test: $(STAMP) $(INFRA_VENV)/.installed $(CHROMIUM) $(AXE)  ## every test, offline (the Firestore emulator too, when gcloud has it)
+	CHECKOV=$(INFRA_VENV)/bin/checkov CHROMIUM=$(CHROMIUM) AXE_CORE=$(AXE) \
 		$(PY) -m scripts.emulator -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # The browser tests' Chromium: Debian's package (Playwright's own browser download needs the
@@ -52,8 +54,18 @@ $(CHROMIUM):
 		exit 1; }
 	@test -x $(CHROMIUM) || { echo "chromium is installed but not at $(CHROMIUM)" >&2; exit 1; }
 
-screenshots: $(STAMP) $(CHROMIUM)  ## the browser tests, then their screenshots into docs/screenshots/
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser -q
+# axe-core (npm), the accessibility checker the browser tests run in each page; test-only, never
+# served. npm comes with Node.js (Debian's nodejs and npm packages when missing).
+$(AXE):
+	@command -v npm >/dev/null || { \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null; }
+	npm install --prefix .venv-web --no-save --no-audit --no-fund --loglevel=error \
+		axe-core@$(AXE_VERSION)
+	@test -f $@
+
+screenshots: $(STAMP) $(CHROMIUM) $(AXE)  ## the browser tests, then their screenshots into docs/screenshots/
+	CHROMIUM=$(CHROMIUM) AXE_CORE=$(AXE) $(PY) -m pytest tests/browser -q
 	mkdir -p docs/screenshots && cp build/screenshots/*.png docs/screenshots/
 
 # checkov, for the Terraform checks, in a venv of its own: its pins never meet the product's.
@@ -95,4 +107,4 @@ lock: ## re-resolve requirements.txt from requirements.in in a clean venv
 	rm -rf build/lockvenv
 
 clean:  ## remove the venv, local data and build output
-	rm -rf $(VENV) $(BENCH_VENV) .local build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(INFRA_VENV) .venv-web .local build .pytest_cache .mypy_cache .ruff_cache

@@ -104,9 +104,9 @@
   function card(source) {
     const kind = source.kind;
     if (kind !== "product" && kind !== "shop") return null;
-    const node = el("article", `card card-${kind}`);
+    const node = el("li", `card card-${kind}`);
     node.dataset.sourceId = String(source.id || "");
-    node.append(el("h3", "card-name", source.name));
+    node.append(el("p", "card-name", source.name));
     if (kind === "product") {
       const cost = price(source);
       if (cost) node.append(el("p", "card-price", cost));
@@ -138,12 +138,9 @@
     if (!cards.length && !documents.length) return null;
     const wrap = el("div", "sources");
     if (cards.length) {
-      const grid = el("div", "cards");
-      grid.setAttribute("role", "list");
-      cards.forEach((c) => {
-        c.setAttribute("role", "listitem");
-        grid.append(c);
-      });
+      const grid = el("ul", "cards");
+      grid.setAttribute("aria-label", "What the answer draws on");
+      cards.forEach((c) => grid.append(c));
       wrap.append(grid);
     }
     if (documents.length) {
