@@ -375,3 +375,18 @@ def test_the_content_security_policy_stops_injected_script(
     refused = [e for e in page_errors if "Content Security Policy" in e]
     assert len(refused) >= 2  # the handler and the script, both refused
     page_errors.clear()  # expected here
+
+
+def test_on_a_touch_screen_focus_is_kept_but_the_keyboard_not_forced(
+    phone: Page, stack: Stack
+) -> None:
+    phone.goto(stack.base + "/")
+    assert phone.evaluate("document.activeElement === document.body")  # no keyboard on load
+    suggestion = phone.locator(".suggestion").first
+    with phone.expect_response(lambda r: r.url.endswith("/messages")) as answer:
+        suggestion.tap()
+    assert answer.value.status == 200
+    expect(phone.locator("body")).to_have_attribute("data-state", "idle")
+    # The tapped button was disabled meanwhile: focus went on, to the conversation, not to the
+    # box (which would pop the keyboard up over the answer) and not to nothing.
+    expect(phone.locator("#messages")).to_be_focused()

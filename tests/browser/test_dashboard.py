@@ -123,3 +123,24 @@ def test_the_status_page_shows_each_function_healthy(page: Page, stack: Stack) -
     expect(rows).to_have_count(3)
     expect(rows.locator("td:first-child")).to_have_text(["chat", "intent", "metrics"])
     expect(rows.locator("td:nth-child(2)")).to_have_text(["ok", "ok", "ok"])
+
+
+def test_a_window_change_drops_the_request_for_the_old_window(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.base}/dashboard.html?minutes=60&refresh=3600")
+    expect(page.locator("body")).to_have_attribute("data-state", "ready")
+    held: list[Any] = []
+    page.route("**/metrics/summary?minutes=60", lambda route: held.append(route))  # never answers
+    aborted: list[str] = []
+    page.on("requestfailed", lambda r: aborted.append(r.url) if "minutes=60" in r.url else None)
+    page.locator("#refresh").click()
+    for _ in range(100):  # until the old window's request is out (and held)
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held
+    page.locator("#window").select_option("15")
+    # The held request is dropped at once: the new window shows long before the page's own
+    # 10 s request timeout would have freed it (the bound tells the two apart, it times nothing).
+    expect(page.locator("body")).to_have_attribute("data-updates", "2", timeout=5_000)
+    assert any(url.endswith("minutes=60") for url in aborted)
+    page.unroute("**/metrics/summary?minutes=60")
