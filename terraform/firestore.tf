@@ -110,15 +110,34 @@ resource "google_firestore_field" "metrics_minutes_hist" {
 # declaring `__name__` there keeps the provider from seeing a diff and recreating the index
 # on every plan. The dimension must equal the stored vectors' size exactly.
 
-resource "google_firestore_index" "products_embedding" {
+locals {
+  # Collection -> the equality fields its find_nearest filters on, in the order the server
+  # stores them (sorted); each index then takes `__name__` and the `embedding` vector.
+  vector_indexes = {
+    products        = ["embedding_model"]
+    shops           = ["embedding_model"]
+    document_chunks = ["embedding_model"]
+    # The semantic cache lookup (shared/cache/responses.py `lookup`) also filters on the catalog
+    # version, the intent and the context fingerprint.
+    response_cache = ["catalog_version", "context", "embedding_model", "intent"]
+  }
+}
+
+resource "google_firestore_index" "vector" {
+  for_each = local.vector_indexes
+
   project     = var.project_id
   database    = google_firestore_database.main.name
-  collection  = "products"
+  collection  = each.key
   query_scope = "COLLECTION"
 
-  fields {
-    field_path = "embedding_model"
-    order      = "ASCENDING"
+  # Generated in place, so before the two blocks below.
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
   }
   fields {
     field_path = "__name__"
@@ -133,85 +152,24 @@ resource "google_firestore_index" "products_embedding" {
   }
 }
 
-resource "google_firestore_index" "shops_embedding" {
-  project     = var.project_id
-  database    = google_firestore_database.main.name
-  collection  = "shops"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "embedding_model"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "embedding"
-    vector_config {
-      dimension = var.embedding_dimensions
-      flat {}
-    }
-  }
+# One resource per index before `vector` took them all: these keep a state that holds the old
+# addresses from destroying and rebuilding the indexes.
+moved {
+  from = google_firestore_index.products_embedding
+  to   = google_firestore_index.vector["products"]
 }
 
-resource "google_firestore_index" "document_chunks_embedding" {
-  project     = var.project_id
-  database    = google_firestore_database.main.name
-  collection  = "document_chunks"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "embedding_model"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "embedding"
-    vector_config {
-      dimension = var.embedding_dimensions
-      flat {}
-    }
-  }
+moved {
+  from = google_firestore_index.shops_embedding
+  to   = google_firestore_index.vector["shops"]
 }
 
-# The semantic cache lookup (shared/response_cache.py `lookup`) also filters on the catalog
-# version, the intent and the context fingerprint.
-resource "google_firestore_index" "response_cache_embedding" {
-  project     = var.project_id
-  database    = google_firestore_database.main.name
-  collection  = "response_cache"
-  query_scope = "COLLECTION"
+moved {
+  from = google_firestore_index.document_chunks_embedding
+  to   = google_firestore_index.vector["document_chunks"]
+}
 
-  fields {
-    field_path = "catalog_version"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "context"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "embedding_model"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "intent"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "embedding"
-    vector_config {
-      dimension = var.embedding_dimensions
-      flat {}
-    }
-  }
+moved {
+  from = google_firestore_index.response_cache_embedding
+  to   = google_firestore_index.vector["response_cache"]
 }

@@ -27,7 +27,26 @@ locals {
   cors_allowed_origins = join(",", concat(var.cors_allowed_origins, var.web_hosting ? ["https://storage.googleapis.com"] : []))
 
   # Only with the Gemini API; on Vertex AI the service account is the credential.
-  gemini_api_key_secret = one(google_secret_manager_secret.gemini_api_key[*].secret_id)
+  gemini_api_key_secret = try(google_secret_manager_secret.secret["gemini_api_key"].secret_id, null)
+
+  # The settings every function is given; each module merges in only what is its own:
+  # CORS_ALLOWED_ORIGINS for the three a browser may call, RATE_LIMIT_PER_MINUTE for chat,
+  # MAX_EVENT_AGE_S for the two event functions.
+  common_env = {
+    GOOGLE_CLOUD_PROJECT  = var.project_id
+    FIRESTORE_DATABASE    = var.firestore_database
+    STORE_BACKEND         = "firestore"
+    BUS_BACKEND           = "pubsub"
+    INGEST_TOPIC          = var.ingest_topic
+    METRICS_TOPIC         = var.metrics_topic
+    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
+    GENAI_BACKEND         = var.genai_backend
+    GOOGLE_CLOUD_LOCATION = var.vertex_location
+    EMBEDDING_MODEL       = var.embedding_model
+    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
+    GENERATION_MODEL      = var.generation_model
+    LOG_LEVEL             = var.log_level
+  }
 }
 
 module "chat" {
@@ -43,25 +62,12 @@ module "chat" {
   trigger_topic         = null
   service_account_email = google_service_account.function["chat"].email
 
-  environment = {
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    FIRESTORE_DATABASE    = var.firestore_database
-    STORE_BACKEND         = "firestore"
-    BUS_BACKEND           = "pubsub"
-    INGEST_TOPIC          = var.ingest_topic
-    METRICS_TOPIC         = var.metrics_topic
-    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
-    GENAI_BACKEND         = var.genai_backend
-    GOOGLE_CLOUD_LOCATION = var.vertex_location
-    EMBEDDING_MODEL       = var.embedding_model
-    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
-    GENERATION_MODEL      = var.generation_model
+  environment = merge(local.common_env, {
     CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
     RATE_LIMIT_PER_MINUTE = var.rate_limit_per_minute
-    LOG_LEVEL             = var.log_level
-  }
+  })
   secret_environment = {
-    SESSION_SECRET = google_secret_manager_secret.session_secret.secret_id
+    SESSION_SECRET = google_secret_manager_secret.secret["session_secret"].secret_id
     GEMINI_API_KEY = local.gemini_api_key_secret
   }
 
@@ -92,11 +98,11 @@ module "chat" {
 module "intent" {
   source = "./modules/function"
 
-  name                  = "intent"
-  description           = "Classifies a query: PRODUCT_RAG, LOCATION_RAG or GENERAL_CONVERSATION."
-  entry_point           = "intent"
-  source_dir            = "${path.root}/../build/intent"
-  runtime               = var.runtime
+  name        = "intent"
+  description = "Classifies a query: PRODUCT_RAG, LOCATION_RAG or GENERAL_CONVERSATION."
+  entry_point = "intent"
+  source_dir  = "${path.root}/../build/intent"
+  runtime     = var.runtime
   # Named invokers outside the VPC need the public ingress; IAM stays the gate.
   ingress               = var.intent_public || length(var.intent_invokers) > 0 ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
   public                = var.intent_public
@@ -104,22 +110,9 @@ module "intent" {
   trigger_topic         = null
   service_account_email = google_service_account.function["intent"].email
 
-  environment = {
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    FIRESTORE_DATABASE    = var.firestore_database
-    STORE_BACKEND         = "firestore"
-    BUS_BACKEND           = "pubsub"
-    INGEST_TOPIC          = var.ingest_topic
-    METRICS_TOPIC         = var.metrics_topic
-    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
-    GENAI_BACKEND         = var.genai_backend
-    GOOGLE_CLOUD_LOCATION = var.vertex_location
-    EMBEDDING_MODEL       = var.embedding_model
-    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
-    GENERATION_MODEL      = var.generation_model
-    CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
-    LOG_LEVEL             = var.log_level
-  }
+  environment = merge(local.common_env, {
+    CORS_ALLOWED_ORIGINS = local.cors_allowed_origins
+  })
   secret_environment = {
     GEMINI_API_KEY = local.gemini_api_key_secret
   }
@@ -160,22 +153,9 @@ module "ingest" {
   trigger_service_account_email = google_service_account.trigger.email
   service_account_email         = google_service_account.function["ingest"].email
 
-  environment = {
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    FIRESTORE_DATABASE    = var.firestore_database
-    STORE_BACKEND         = "firestore"
-    BUS_BACKEND           = "pubsub"
-    INGEST_TOPIC          = var.ingest_topic
-    METRICS_TOPIC         = var.metrics_topic
-    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
-    MAX_EVENT_AGE_S       = var.max_event_age_s
-    GENAI_BACKEND         = var.genai_backend
-    GOOGLE_CLOUD_LOCATION = var.vertex_location
-    EMBEDDING_MODEL       = var.embedding_model
-    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
-    GENERATION_MODEL      = var.generation_model
-    LOG_LEVEL             = var.log_level
-  }
+  environment = merge(local.common_env, {
+    MAX_EVENT_AGE_S = var.max_event_age_s
+  })
   secret_environment = {
     GEMINI_API_KEY = local.gemini_api_key_secret
   }
@@ -208,11 +188,11 @@ module "ingest" {
 module "metrics" {
   source = "./modules/function"
 
-  name                  = "metrics"
-  description           = "Serves the metrics summaries (GET /summary) from the per-minute documents."
-  entry_point           = "metrics"
-  source_dir            = "${path.root}/../build/metrics"
-  runtime               = var.runtime
+  name        = "metrics"
+  description = "Serves the metrics summaries (GET /summary) from the per-minute documents."
+  entry_point = "metrics"
+  source_dir  = "${path.root}/../build/metrics"
+  runtime     = var.runtime
   # Named invokers outside the VPC need the public ingress; IAM stays the gate.
   ingress               = var.metrics_public || length(var.metrics_invokers) > 0 ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
   public                = var.metrics_public
@@ -220,22 +200,9 @@ module "metrics" {
   trigger_topic         = null
   service_account_email = google_service_account.function["metrics"].email
 
-  environment = {
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    FIRESTORE_DATABASE    = var.firestore_database
-    STORE_BACKEND         = "firestore"
-    BUS_BACKEND           = "pubsub"
-    INGEST_TOPIC          = var.ingest_topic
-    METRICS_TOPIC         = var.metrics_topic
-    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
-    GENAI_BACKEND         = var.genai_backend
-    GOOGLE_CLOUD_LOCATION = var.vertex_location
-    EMBEDDING_MODEL       = var.embedding_model
-    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
-    GENERATION_MODEL      = var.generation_model
-    CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
-    LOG_LEVEL             = var.log_level
-  }
+  environment = merge(local.common_env, {
+    CORS_ALLOWED_ORIGINS = local.cors_allowed_origins
+  })
   secret_environment = {}
 
   project_id            = var.project_id
@@ -272,22 +239,9 @@ module "metrics-events" {
   trigger_service_account_email = google_service_account.trigger.email
   service_account_email         = google_service_account.function["metrics-events"].email
 
-  environment = {
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    FIRESTORE_DATABASE    = var.firestore_database
-    STORE_BACKEND         = "firestore"
-    BUS_BACKEND           = "pubsub"
-    INGEST_TOPIC          = var.ingest_topic
-    METRICS_TOPIC         = var.metrics_topic
-    DEAD_LETTER_SUFFIX    = var.dead_letter_suffix
-    MAX_EVENT_AGE_S       = var.max_event_age_s
-    GENAI_BACKEND         = var.genai_backend
-    GOOGLE_CLOUD_LOCATION = var.vertex_location
-    EMBEDDING_MODEL       = var.embedding_model
-    EMBEDDING_DIMENSIONS  = var.embedding_dimensions
-    GENERATION_MODEL      = var.generation_model
-    LOG_LEVEL             = var.log_level
-  }
+  environment = merge(local.common_env, {
+    MAX_EVENT_AGE_S = var.max_event_age_s
+  })
   secret_environment = {}
 
   project_id            = var.project_id

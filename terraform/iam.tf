@@ -66,7 +66,7 @@ resource "google_pubsub_topic_iam_member" "metrics_events_publishes_dead_letters
 
 resource "google_secret_manager_secret_iam_member" "chat_session_secret" {
   project   = var.project_id
-  secret_id = google_secret_manager_secret.session_secret.secret_id
+  secret_id = google_secret_manager_secret.secret["session_secret"].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = local.sa["chat"]
 }
@@ -75,7 +75,7 @@ resource "google_secret_manager_secret_iam_member" "gemini_api_key" {
   for_each = var.genai_backend == "gemini" ? toset(local.model_users) : toset([])
 
   project   = var.project_id
-  secret_id = google_secret_manager_secret.gemini_api_key[0].secret_id
+  secret_id = google_secret_manager_secret.secret["gemini_api_key"].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = local.sa[each.key]
 }
@@ -114,9 +114,9 @@ resource "google_service_account_iam_member" "pubsub_agent_mints_trigger_tokens"
 
 resource "google_project_iam_member" "build" {
   for_each = toset([
-    "roles/logging.logWriter",        # build logs
-    "roles/artifactregistry.writer",  # pushes the image to gcf-artifacts
-    "roles/storage.objectViewer",     # reads the source zip
+    "roles/logging.logWriter",       # build logs
+    "roles/artifactregistry.writer", # pushes the image to gcf-artifacts
+    "roles/storage.objectViewer",    # reads the source zip
   ])
 
   project = var.project_id

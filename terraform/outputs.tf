@@ -46,7 +46,7 @@ output "service_accounts" {
 output "secrets" {
   description = "Secret Manager ids the operator adds versions to (gcloud secrets versions add ...)."
   value = compact([
-    google_secret_manager_secret.session_secret.secret_id,
+    google_secret_manager_secret.secret["session_secret"].secret_id,
     local.gemini_api_key_secret,
   ])
 }

@@ -14,7 +14,7 @@ resource "google_pubsub_topic" "ingest" {
 }
 
 resource "google_pubsub_topic" "metrics" {
-  #checkov:skip=CKV_GCP_83:Encrypted at rest with Google-managed keys; metrics events carry no user text or ids (shared/turn_events.py), so a customer-managed key protects nothing more.
+  #checkov:skip=CKV_GCP_83:Encrypted at rest with Google-managed keys; metrics events carry no user text or ids (shared/metrics/publisher.py), so a customer-managed key protects nothing more.
   project                    = var.project_id
   name                       = var.metrics_topic
   message_retention_duration = var.topic_message_retention

@@ -15,7 +15,7 @@ from cloudevents.conversion import to_binary
 from shared import wiring
 from shared.bus.local_bus import LocalBus, wsgi_subscriber
 from shared.config import get_settings
-from shared.store.base import EXPIRES_AT, DistanceMeasure, Embedding, Filter, Hit, Write
+from shared.store import EXPIRES_AT, DistanceMeasure, Embedding, Filter, Hit, Write
 from shared.store.sqlite_store import SqliteStore
 from tests.infra.terraform_model import Terraform, load
 from tests.integration.chat_support import Client, catalog_db  # noqa: F401 - a fixture

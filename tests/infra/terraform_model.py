@@ -1,5 +1,7 @@
 """terraform/ as python-hcl2 reads it, with literal strings unquoted and `var.x` references
-resolved to their defaults, so that the checks can compare it with the code."""
+resolved to their defaults, so that the checks can compare it with the code. A resource with
+`for_each = local.<map>` is read as one body per key, and a module argument written as
+`local.<name>` or `merge(...)` of those and object literals as the map it makes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import hcl2
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
 _VAR = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
+_LOCAL = re.compile(r"\$\{local\.([A-Za-z0-9_]+)\}")
+_MERGE = re.compile(r"\$\{merge\((.*)\)\}", re.DOTALL)
 
 
 def unquote(value: Any) -> Any:
@@ -31,6 +35,7 @@ def unquote(value: Any) -> Any:
 class Terraform:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path -> parsed
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)  # root module only
+    locals: dict[str, Any] = field(default_factory=dict)  # root module only
     resources: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -54,8 +59,77 @@ class Terraform:
         return value
 
 
+def substitute(value: Any, names: dict[str, Any]) -> Any:
+    """`${each.key}`, `${fields.value}`... (a whole string) replaced by its value in `names`."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        return names.get(value[2:-1], value)
+    if isinstance(value, dict):
+        return {k: substitute(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, names) for v in value]
+    return value
+
+
+def expand_dynamic(body: dict[str, Any]) -> dict[str, Any]:
+    """The body's own `dynamic` blocks whose for_each is a literal list, as the blocks they
+    generate. python-hcl2 does not keep where a dynamic block stood among the static blocks of
+    its type: the generated ones come first. Others (for_each an expression) stay as they are."""
+    expanded = {k: v for k, v in body.items() if k != "dynamic"}
+    kept = []
+    for dynamic in body.get("dynamic", []):
+        for label, spec in dynamic.items():
+            items = spec.get("for_each")
+            if not isinstance(items, list) or "iterator" in spec:
+                kept.append({label: spec})
+                continue
+            content = spec.get("content", [{}])[0]
+            generated = [
+                substitute(content, {f"{label}.key": i, f"{label}.value": item})
+                for i, item in enumerate(items)
+            ]
+            expanded[label] = generated + list(expanded.get(label, []))
+    if kept:
+        expanded["dynamic"] = kept
+    return expanded
+
+
+def instances(
+    name: str, body: dict[str, Any], local_values: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A resource's bodies: one per key of `for_each = local.<map>`, else the body itself."""
+    found = _LOCAL.fullmatch(body["for_each"]) if isinstance(body.get("for_each"), str) else None
+    each = local_values.get(found[1]) if found else None
+    if not isinstance(each, dict):
+        yield name, body
+        return
+    for key, value in each.items():
+        instance = {k: v for k, v in body.items() if k != "for_each"}
+        yield (
+            f'{name}["{key}"]',
+            expand_dynamic(substitute(instance, {"each.key": key, "each.value": value})),
+        )
+
+
+def evaluate(value: Any, local_values: dict[str, Any]) -> Any:
+    """`${local.x}` as x's value, and `${merge(a, b, ...)}` of such references and object
+    literals as the merged map; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    reference = _LOCAL.fullmatch(value)
+    if reference and reference[1] in local_values:
+        return local_values[reference[1]]
+    merged = _MERGE.fullmatch(value)
+    if merged:
+        args = unquote(hcl2.loads(f"args = [{merged[1]}]\n"))["args"]
+        parts = [evaluate(arg, local_values) for arg in args]
+        if all(isinstance(part, dict) for part in parts):
+            return {k: v for part in parts for k, v in part.items()}
+    return value
+
+
 def load(directory: Path = TERRAFORM) -> Terraform:
     model = Terraform()
+    root: list[dict[str, Any]] = []
     for path in sorted(directory.rglob("*.tf")):
         if ".terraform" in path.parts:
             continue
@@ -65,14 +139,20 @@ def load(directory: Path = TERRAFORM) -> Terraform:
         model.files[relative] = parsed
         if path.parent != directory:
             continue  # modules are read through their own files
+        root.append(parsed)
         for block in parsed.get("variable", []):
             model.variables.update(block)
+        for block in parsed.get("locals", []):
+            model.locals.update({k: v for k, v in block.items() if not k.startswith("__")})
+    for parsed in root:  # locals may be declared in any file
         for block in parsed.get("resource", []):
             for rtype, named in block.items():
                 for name, body in named.items():
-                    model.resources.append((rtype, name, body))
+                    for address, instance in instances(name, body, model.locals):
+                        model.resources.append((rtype, address, instance))
         for block in parsed.get("module", []):
-            model.modules.update(block)
+            for name, body in block.items():
+                model.modules[name] = {k: evaluate(v, model.locals) for k, v in body.items()}
     return model
 
 

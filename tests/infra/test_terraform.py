@@ -15,7 +15,7 @@ import yaml
 
 from scripts.stage import FUNCTIONS as BUNDLES
 from shared.config import Settings
-from shared.store.base import EXPIRES_AT
+from shared.store import EXPIRES_AT
 from tests.infra.conftest import Usage
 from tests.infra.terraform_model import ROOT, TERRAFORM, Terraform, variables_of
 

@@ -24,7 +24,7 @@ locals {
     var.extra_environment,
     var.environment,
   )
-  secrets = { for key, secret in var.secret_environment : key => secret if secret != null }
+  secrets  = { for key, secret in var.secret_environment : key => secret if secret != null }
   invokers = toset(concat(var.public ? ["allUsers"] : [], var.invoker_members))
 }
 
