@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 AXE_VERSION := 4.14.1
 AXE := .venv-web/node_modules/axe-core/axe.min.js
 
-.PHONY: help dev test lint fmt stage bench calibrate screenshots lock clean
+.PHONY: help dev test test-unit lint fmt stage bench calibrate screenshots lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ dev: $(LOCAL_STAMP)  ## run the whole product on this machine (PORT=8080, CATALO
 test: $(STAMP) $(INFRA_VENV)/.installed $(CHROMIUM) $(AXE)  ## every test, offline (the Firestore emulator too, when gcloud has it)
 	CHECKOV=$(INFRA_VENV)/bin/checkov CHROMIUM=$(CHROMIUM) AXE_CORE=$(AXE) \
 		$(PY) -m scripts.emulator -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)  ## the unit tests alone (seconds): no emulator, browser or server
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 # The browser tests' Chromium: Debian's package (Playwright's own browser download needs the
 # internet). apt as root (CI), else through sudo; `apt-get update` only if the first try fails.
@@ -74,10 +77,13 @@ $(INFRA_VENV)/.installed: requirements-infra.txt
 	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	@touch $@
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy on shared/
+lint: $(STAMP)  ## ruff (lint + format check), mypy strict on shared/ functions/ scripts/, terraform fmt
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared
+	$(PY) -m mypy --explicit-package-bases shared functions scripts
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform 2>/dev/null \
+		|| { echo 'terraform fmt: run terraform fmt -recursive terraform' >&2; exit 1; }; \
+		else echo 'terraform not on PATH: fmt check not run'; fi
 
 fmt: $(STAMP)  ## format and autofix
 	$(PY) -m ruff format .

@@ -31,10 +31,10 @@ from functions_framework import create_app
 from bench.report import machine
 from shared import catalog, wiring
 from shared.bus.local_bus import LocalBus, wsgi_subscriber
-from shared.catalog_files import batches, catalog_files, kind_of, read_jsonl
+from shared.catalog.files import batches, catalog_files, kind_of, read_jsonl
+from shared.catalog.indexing import embedding_text
 from shared.config import get_settings
-from shared.indexing import embedding_text
-from shared.store.base import Embedding, Store
+from shared.store import Embedding, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT.parent / "shared" / "data" / "catalog"

@@ -15,8 +15,8 @@ from typing import Any
 
 from bench.report import machine, row, time_calls
 from shared import wiring
+from shared.ai import CircuitOpen, ContextDoc, Prompt
 from shared.ai.fallback import answer
-from shared.ai.ports import CircuitOpen, ContextDoc, Prompt
 from shared.ai.resilience import CircuitBreaker
 from shared.config import get_settings
 from tests.fakes.gemini_server import FakeGemini

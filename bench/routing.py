@@ -1,6 +1,6 @@
 """Our router against semantic-router (PyPI), in one process, on the same everything.
 
-Same encoder (the offline MiniLM), same exemplars (shared/routing/routes.json), each tuned on
+Same encoder (the offline MiniLM), same exemplars (shared/intent/routes.json), each tuned on
 the same development set (data/routing/dev.jsonl: ours by `make calibrate`'s search, the peer
 by its own `fit` plus the best confidence threshold for it on that set), and scored on the same
 held-out set (tests/eval/routing_eval.jsonl). Decision time excludes embedding: every query is
@@ -20,10 +20,10 @@ import numpy as np
 
 from bench.report import machine, row
 from shared import wiring
-from shared.ai.ports import INTENTS
-from shared.routing.evaluation import load_labelled, report
-from shared.routing.exemplars import load_routes
-from shared.routing.router import DEFAULT_INTENT
+from shared.ai import INTENTS
+from shared.intent.evaluation import load_labelled, report
+from shared.intent.exemplars import load_routes
+from shared.intent.router import DEFAULT_INTENT
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "data" / "routing" / "dev.jsonl"
@@ -95,7 +95,7 @@ def main() -> None:
     except ImportError:
         print("routing: semantic-router is not installed here; `make bench` installs it")
         return
-    ours = wiring.get_router()
+    ours = wiring.get_intent_router()
     dev, held_out = load_labelled(DEV), load_labelled(EVAL)
     texts = list({*dev[0], *held_out[0], *(t for _, t in load_routes())})
     vectors = dict(zip(texts, ours.embedder.embed(texts, "query"), strict=True))

@@ -1,15 +1,15 @@
 """Calibrate the router's thresholds on the labelled development set, for the configured
-embedder, and write them into shared/routing/calibration.json (a new version for that model).
+embedder, and write them into shared/intent/calibration.json (a new version for that model).
 
 Usage: python -m scripts.calibrate_router [--dev data/routing/dev.jsonl]   (make calibrate)
 
 Two deciders are fitted, and the better on the development set is kept:
 - nearest-example voting: k (top-k mean), the dense/lexical blend, the margin and one threshold
   per route, searched on the development set;
-- a linear head (shared/routing/head.py) trained on the exemplars and the development set. Its
+- a linear head (shared/intent/head.py) trained on the exemplars and the development set. Its
   L2 penalty, word weight, margin and thresholds are chosen on out-of-fold probabilities (5-fold
   cross-validation over the development set), so its figure is for sentences it never saw;
-  then it is trained on everything and written to shared/routing/heads/.
+  then it is trained on everything and written to shared/intent/heads/.
 Accuracy counts the ambiguity band as resolved by the default route (what happens with no model
 to ask). Among equally good values the search takes the middle one, the least likely to be on an
 edge. The held-out set (tests/eval) is never read here.
@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from shared import wiring
-from shared.ai.ports import INTENTS
-from shared.routing.calibration import CALIBRATION_FILE, Calibration
-from shared.routing.evaluation import load_labelled, report
-from shared.routing.head import Head, save_head, train
-from shared.routing.router import DEFAULT_INTENT, Router
+from shared.ai import INTENTS
+from shared.intent.calibration import CALIBRATION_FILE, Calibration
+from shared.intent.evaluation import load_labelled, report
+from shared.intent.head import Head, save_head, train
+from shared.intent.router import DEFAULT_INTENT, IntentRouter
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLDS = np.round(np.arange(0.0, 0.80, 0.01), 3)
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = parser.parse_args(argv)
     queries, intents = load_labelled(args.dev)
-    router = wiring.get_router()
+    router = wiring.get_intent_router()
     model = router.embedder.model_id
     vectors = router.embedder.embed(queries, "query")
     truth = np.array([INTENTS.index(i) for i in intents])
@@ -150,14 +150,14 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _scores(router: Router, vectors: np.ndarray, queries: list[str]) -> np.ndarray:
+def _scores(router: IntentRouter, vectors: np.ndarray, queries: list[str]) -> np.ndarray:
     """(queries x routes) scores in INTENTS order."""
     rows = [router.scores(v, q)[0] for v, q in zip(vectors, queries, strict=True)]
     return np.array([[row[r] for r in INTENTS] for row in rows])
 
 
 def _out_of_fold(
-    router: Router,
+    router: IntentRouter,
     vectors: np.ndarray,
     queries: list[str],
     intents: list[str],

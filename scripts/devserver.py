@@ -30,7 +30,7 @@ log = logging.getLogger("devserver")
 
 
 def load_function(name: str, signature_type: str = "http", target: str | None = None) -> Any:
-    return create_app(
+    return create_app(  # type: ignore[no-untyped-call, unused-ignore]
         target=target or name,
         source=str(ROOT / "functions" / name / "main.py"),
         signature_type=signature_type,
@@ -66,7 +66,7 @@ def build_app() -> flask.Flask:
 def load_catalog(directory: Path, url: str = "") -> None:
     """Publish a catalog directory to the ingest topic, as an operator would (the same code as
     `python -m scripts.publish_catalog`), wait until it is ingested, and say what is loaded."""
-    from scripts.publish_catalog import publish_paths
+    from shared.catalog.publish import publish_paths
 
     settings = get_settings()
     bus = wiring.get_bus()

@@ -15,10 +15,11 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from shared import catalog, wiring
-from shared.catalog_files import catalog_files, kind_of, read_jsonl
-from shared.retrieval import Retriever
+from shared.catalog.files import catalog_files, kind_of, read_jsonl
+from shared.search.retrieval import Retriever
 from shared.store.sqlite_store import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ def load_catalog(store: SqliteStore, directory: Path) -> None:
         catalog.upsert(store, kind_of(path), good, datetime.now(UTC), embedder)
 
 
-def evaluate(retriever: Retriever, rows: list[dict]) -> Scores:
+def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> Scores:
     hits, reciprocal, answerable, empties, unanswerable = 0, 0.0, 0, 0, 0
     misses: list[str] = []
     queries = [r["query"] for r in rows]

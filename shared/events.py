@@ -1,100 +1,77 @@
-"""Pub/Sub CloudEvents in: decoding, dead-lettering, and at-least-once dedupe markers."""
+"""The one skeleton every Pub/Sub-triggered function runs.
+
+`receive` decodes the CloudEvent, refuses a message older than the age limit, skips one already
+handled, and sends what can never succeed to the topic's dead-letter topic, all under the
+message's log context; a `Subscriber` says only how its body is parsed and what handling it
+means. Pub/Sub delivers at least once, so every handler is idempotent: by a marker per message
+id here, or inside its own transaction (`dedupe=False`).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
 
-from shared.bus.base import PUBSUB_EVENT_TYPE, EventBus, dead_letter_body
+from shared import wiring
+from shared.bus import (
+    MAX_DEAD_PAYLOAD,
+    PubSubMessage,
+    already_processed,
+    check_age,
+    dead_letter,
+    dead_letter_event,
+    mark_processed,
+    parse_pubsub_event,
+)
+from shared.config import Settings, get_settings
 from shared.errors import PoisonMessage
-from shared.logs import fields
-from shared.store.base import EXPIRES_AT, Store
+from shared.logs import configure_logging, fields, log_context
 
 log = logging.getLogger("shared.events")
-PROCESSED = "processed_events"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class PubSubMessage:
-    message_id: str
-    topic: str
-    data: bytes
-    attributes: dict[str, str]
-    published_at: datetime | None
+class Subscriber(Generic[T]):
+    """What one Pub/Sub-triggered function does with a message.
 
-    def json(self) -> Any:
-        """The body as JSON, or PoisonMessage: a body that is not JSON never will be."""
+    `parse` turns the message into its body or raises PoisonMessage; `handle` does the work
+    and raises PoisonMessage for what can never succeed (dead-lettered) or anything else for
+    what is worth retrying. With `dedupe`, a message id already handled is skipped and one
+    handled is marked (`{name}-{message id}`); without it, `handle` dedupes by itself.
+    """
+
+    name: str
+    topic: Callable[[Settings], str]
+    parse: Callable[[PubSubMessage, Settings], T]
+    handle: Callable[[PubSubMessage, T, Settings], None]
+    dedupe: bool = True
+
+
+def receive(cloud_event: Any, subscriber: Subscriber[T]) -> None:
+    """Acknowledge (return) what is done or can never succeed; raise what is worth retrying."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.google_cloud_project)
+    dead = settings.dead_letter_topic(subscriber.topic(settings))
+    with log_context(str(cloud_event["id"])[:64], None):
         try:
-            return json.loads(self.data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise PoisonMessage(f"The message body is not JSON: {e}") from e
-
-
-def parse_pubsub_event(event: Any) -> PubSubMessage:
-    """A messagePublished CloudEvent as a message; anything else is a PoisonMessage."""
-    if event["type"] != PUBSUB_EVENT_TYPE:
-        raise PoisonMessage(f"Unexpected event type {event['type']!r}.")
-    body = event.data if isinstance(event.data, dict) else {}
-    message = body.get("message")
-    if not isinstance(message, dict):
-        raise PoisonMessage("The event carries no Pub/Sub message.")
-    message_id = str(message.get("messageId") or message.get("message_id") or event["id"])
-    try:
-        data = base64.b64decode(message.get("data") or "", validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise PoisonMessage("The message data is not base64.") from e
-    attributes = message.get("attributes") or {}
-    source = str(event["source"])
-    return PubSubMessage(
-        message_id=message_id,
-        topic=source.rsplit("/topics/", 1)[-1] if "/topics/" in source else "",
-        data=data,
-        attributes={str(k): str(v) for k, v in attributes.items()},
-        published_at=_parse_time(message.get("publishTime") or message.get("publish_time")),
-    )
-
-
-def dead_letter(
-    bus: EventBus, topic: str, message: PubSubMessage, reason: str, payload: Any
-) -> None:
-    """Send what can never succeed to the dead-letter topic, with its reason."""
-    log.warning(
-        "dead-lettered",
-        extra=fields(topic=topic, message_id=message.message_id, reason=reason[:300]),
-    )
-    bus.publish(
-        topic,
-        dead_letter_body(message.topic, message.message_id, reason, payload),
-        attributes={"source_topic": message.topic, "message_id": message.message_id},
-    )
-
-
-def dead_letter_event(bus: EventBus, topic: str, event: Any, reason: str) -> None:
-    """An event too broken to read as a message: keep what can be kept of it."""
-    log.error("unreadable event dead-lettered: %s", reason)
-    bus.publish(topic, dead_letter_body(str(event["source"]), str(event["id"]), reason, None))
-
-
-def already_processed(store: Store, key: str) -> bool:
-    return store.get(PROCESSED, key) is not None
-
-
-def mark_processed(store: Store, key: str, ttl: timedelta) -> None:
-    """Record a handled message; the marker lives as long as redeliveries can arrive."""
-    now = datetime.now(UTC)
-    store.set(PROCESSED, key, {"handled_at": now, EXPIRES_AT: now + ttl})
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            message = parse_pubsub_event(cloud_event)
+        except PoisonMessage as e:
+            dead_letter_event(wiring.get_bus(), dead, cloud_event, e.reason)
+            return
+        marker = f"{subscriber.name}-{message.message_id}" if subscriber.dedupe else None
+        if marker is not None and already_processed(wiring.get_store(), marker):
+            log.info("duplicate delivery ignored", extra=fields(message_id=message.message_id))
+            return
+        try:
+            check_age(message, settings.max_event_age_s)
+            subscriber.handle(message, subscriber.parse(message, settings), settings)
+        except PoisonMessage as e:
+            payload = message.data.decode(errors="replace")[:MAX_DEAD_PAYLOAD]
+            dead_letter(wiring.get_bus(), dead, message, e.reason, payload)
+        if marker is not None:
+            ttl = timedelta(seconds=settings.processed_marker_ttl_s)
+            mark_processed(wiring.get_store(), marker, ttl)

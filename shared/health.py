@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared import wiring
+from shared.ai import LOCAL_EMBEDDER_ID, OFFLINE_WRITER_ID
 from shared.catalog import read_catalog_meta
 from shared.config import get_settings
 
@@ -61,16 +62,12 @@ def model_checks() -> dict[str, Check]:
     offline = settings.genai_kind == "offline"
 
     def embedder() -> dict[str, Any]:
-        from shared.ai.local_embedder import LocalEmbedder  # light: loads no model
-
         remote = f"{settings.embedding_model}@{settings.embedding_dimensions}"
-        model = LocalEmbedder.model_id if offline else remote
+        model = LOCAL_EMBEDDER_ID if offline else remote
         return _model(settings.genai_kind, model, "embedder")
 
     def generator() -> dict[str, Any]:
-        from shared.ai.offline_writer import OfflineWriter
-
-        model = OfflineWriter.model_id if offline else settings.generation_model
+        model = OFFLINE_WRITER_ID if offline else settings.generation_model
         return _model(settings.genai_kind, model, "generator")
 
     return {"embedder": embedder, "generator": generator}

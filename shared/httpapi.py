@@ -41,7 +41,7 @@ class Route:
         return re.compile(f"^{regex}/?$")
 
 
-class Router:
+class Routes:
     """Maps (method, path) to handlers; handlers take the request and the path's parameters."""
 
     def __init__(self, name: str, routes: Sequence[tuple[Route, Handler]]) -> None:

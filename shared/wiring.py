@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING, Any
 from shared.config import get_settings
 
 if TYPE_CHECKING:
-    from shared.ai.ports import Embedder, Generator
+    from shared.ai import Embedder, TextGenerator
     from shared.ai.resilience import CircuitBreaker
-    from shared.bus.base import EventBus
-    from shared.chat import ChatTurns
-    from shared.metrics import Summaries
-    from shared.ratelimit import RateLimiter
-    from shared.response_cache import ResponseCache
-    from shared.retrieval import Retriever
-    from shared.routing.router import Router
-    from shared.sessions import Sessions
-    from shared.store.base import Store
-    from shared.turn_events import EventPublisher
+    from shared.bus import EventBus
+    from shared.cache.responses import ResponseCache
+    from shared.chat.ratelimit import RateLimiter
+    from shared.chat.sessions import Sessions
+    from shared.chat.turn import ChatTurns
+    from shared.intent.router import IntentRouter
+    from shared.metrics.publisher import TurnPublisher
+    from shared.metrics.summary import Summaries
+    from shared.search.retrieval import Retriever
+    from shared.store import Store
 
 _lock = threading.RLock()  # re-entrant: building one instance may need another
 _instances: dict[str, Any] = {}
@@ -40,14 +40,14 @@ def get_embedder() -> Embedder:
     return embedder
 
 
-def get_generator() -> Generator:
-    generator: Generator = _once("generator", _build_generator)
+def get_generator() -> TextGenerator:
+    generator: TextGenerator = _once("generator", _build_generator)
     return generator
 
 
-def get_router() -> Router:
+def get_intent_router() -> IntentRouter:
     """The intent router of this instance: exemplars from the store, embedded only if missing."""
-    router: Router = _once("router", _build_router)
+    router: IntentRouter = _once("router", _build_router)
     return router
 
 
@@ -72,9 +72,9 @@ def get_response_cache() -> ResponseCache | None:
     return cache
 
 
-def get_metrics_publisher() -> EventPublisher:
+def get_metrics_publisher() -> TurnPublisher:
     """Per-turn metrics events, published from a bounded queue off the request path."""
-    publisher: EventPublisher = _once("metrics_publisher", _build_metrics_publisher)
+    publisher: TurnPublisher = _once("metrics_publisher", _build_metrics_publisher)
     return publisher
 
 
@@ -183,11 +183,11 @@ def _build_embedder() -> Embedder:
     return GuardedEmbedder(inner, _retry_policy(), get_breaker("embedder"))
 
 
-def _build_generator() -> Generator:
+def _build_generator() -> TextGenerator:
     from shared.ai.guarded import GuardedGenerator
 
     settings = get_settings()
-    inner: Generator
+    inner: TextGenerator
     if settings.genai_kind == "offline":
         from shared.ai.offline_writer import OfflineWriter
 
@@ -215,14 +215,14 @@ def _genai_client() -> Any:
     return _once("genai_client", build)
 
 
-def _build_router() -> Router:
-    from shared.routing.calibration import load_calibration
-    from shared.routing.exemplars import exemplar_matrix, load_routes
-    from shared.routing.router import Router
+def _build_router() -> IntentRouter:
+    from shared.intent.calibration import load_calibration
+    from shared.intent.exemplars import exemplar_matrix, load_routes
+    from shared.intent.router import IntentRouter
 
     embedder = get_embedder()
     examples = load_routes()
-    return Router(
+    return IntentRouter(
         [text for _, text in examples],
         [intent for intent, _ in examples],
         exemplar_matrix(get_store(), embedder, examples),
@@ -233,13 +233,13 @@ def _build_router() -> Router:
 
 
 def _build_retriever() -> Retriever:
-    from shared.retrieval import Retriever
+    from shared.search.retrieval import Retriever
 
     return Retriever(get_store(), get_embedder())
 
 
 def _build_sessions() -> Sessions:
-    from shared.sessions import Sessions, session_key
+    from shared.chat.sessions import Sessions, session_key
 
     settings = get_settings()
     secret = settings.session_secret.get_secret_value() if settings.session_secret else None
@@ -254,7 +254,7 @@ def _build_sessions() -> Sessions:
 
 
 def _build_rate_limiter() -> RateLimiter:
-    from shared.ratelimit import RateLimiter
+    from shared.chat.ratelimit import RateLimiter
 
     settings = get_settings()
     # Bucket ids are keyed hashes: no address can be read back from them.
@@ -263,7 +263,7 @@ def _build_rate_limiter() -> RateLimiter:
 
 
 def _build_response_cache() -> ResponseCache | None:
-    from shared.response_cache import ResponseCache
+    from shared.cache.responses import ResponseCache
 
     settings = get_settings()
     return (
@@ -271,27 +271,27 @@ def _build_response_cache() -> ResponseCache | None:
     )
 
 
-def _build_metrics_publisher() -> EventPublisher:
-    from shared.turn_events import EventPublisher
+def _build_metrics_publisher() -> TurnPublisher:
+    from shared.metrics.publisher import TurnPublisher
 
-    return EventPublisher(get_bus(), get_settings().metrics_topic)
+    return TurnPublisher(get_bus(), get_settings().metrics_topic)
 
 
 def _build_chat() -> ChatTurns:
-    from shared.chat import ChatTurns
+    from shared.chat.turn import ChatTurns
 
     return ChatTurns(
         sessions=get_sessions(),
-        router=get_router(),
+        router=get_intent_router(),
         retriever=get_retriever(),
         cache=get_response_cache(),
         generator=get_generator(),
         embedder=get_embedder(),
-        events=get_metrics_publisher(),
+        publisher=get_metrics_publisher(),
     )
 
 
 def _build_summaries() -> Summaries:
-    from shared.metrics import Summaries
+    from shared.metrics.summary import Summaries
 
     return Summaries(get_store())

@@ -1,9 +1,9 @@
-"""The chat function: sessions and chat turns over HTTPS (shared/chat_api.py)."""
+"""The chat function: sessions and chat turns over HTTPS (shared/chat/api.py)."""
 
 import flask
 import functions_framework
 
-from shared.chat_api import router
+from shared.chat.api import routes
 from shared.config import get_settings
 
 # Read (and check) the settings now: a deployment missing one (SESSION_SECRET...) fails to
@@ -14,4 +14,4 @@ get_settings()
 @functions_framework.http
 def chat(request: flask.Request) -> flask.Response:
     """Entry point of the `chat` function."""
-    return router(request)
+    return routes(request)

@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.ingestion import handle_ingest_event
+from shared.catalog.ingest import handle_ingest_event
 
 
 @functions_framework.cloud_event

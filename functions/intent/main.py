@@ -5,7 +5,7 @@ import functions_framework
 from pydantic import Field
 
 from shared import health, wiring
-from shared.httpapi import Inbound, Route, Router, json_response, parse_body
+from shared.httpapi import Inbound, Route, Routes, json_response, parse_body
 
 MAX_QUERY_CHARS = 1000
 
@@ -16,7 +16,7 @@ class RouteRequest(Inbound):
 
 def _route(request: flask.Request) -> flask.Response:
     query = parse_body(request, RouteRequest).query
-    decision = wiring.get_router().route(query)
+    decision = wiring.get_intent_router().route(query)
     return json_response(
         {
             "intent": decision.intent,
@@ -32,10 +32,10 @@ def _health(request: flask.Request) -> flask.Response:
     return json_response(health.report(checks))
 
 
-_router = Router("intent", [(Route("POST", "/route"), _route), (Route("GET", "/health"), _health)])
+_routes = Routes("intent", [(Route("POST", "/route"), _route), (Route("GET", "/health"), _health)])
 
 
 @functions_framework.http
 def intent(request: flask.Request) -> flask.Response:
     """Entry point of the `intent` function."""
-    return _router(request)
+    return _routes(request)

@@ -9,8 +9,9 @@ from cloudevents.http import CloudEvent
 from pydantic import Field
 
 from shared import errors, health, wiring
-from shared.httpapi import Inbound, Route, Router, json_response, parse_query
-from shared.metrics import MAX_WINDOW_MINUTES, handle_metrics_event
+from shared.httpapi import Inbound, Route, Routes, json_response, parse_query
+from shared.metrics.handler import handle_metrics_event
+from shared.metrics.summary import MAX_WINDOW_MINUTES
 
 
 class SummaryQuery(Inbound):
@@ -28,7 +29,7 @@ def _health(request: flask.Request) -> flask.Response:
     return json_response(health.report(health.basic_checks()))
 
 
-_router = Router(
+_routes = Routes(
     "metrics", [(Route("GET", "/summary"), _summary), (Route("GET", "/health"), _health)]
 )
 
@@ -36,7 +37,7 @@ _router = Router(
 @functions_framework.http
 def metrics(request: flask.Request) -> flask.Response:
     """Entry point of the `metrics` function (HTTPS)."""
-    return _router(request)
+    return _routes(request)
 
 
 @functions_framework.cloud_event

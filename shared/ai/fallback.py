@@ -8,7 +8,7 @@ from collections.abc import Generator as Gen
 from typing import Literal
 
 from shared.ai.offline_format import money
-from shared.ai.ports import ContextDoc, Generator, ModelError, ModelUnavailable, Prompt
+from shared.ai.ports import ContextDoc, ModelError, ModelUnavailable, Prompt, TextGenerator
 from shared.logs import fields
 
 log = logging.getLogger("shared.ai")
@@ -45,7 +45,7 @@ class Answer:
                 close()
 
 
-def answer(generator: Generator, prompt: Prompt, cached: Callable[[], str | None]) -> Answer:
+def answer(generator: TextGenerator, prompt: Prompt, cached: Callable[[], str | None]) -> Answer:
     """The model's stream once its first chunk has arrived; a fallback if it never does.
 
     A failure after the first chunk is the caller's to report: those bytes are sent."""

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from shared.ai.ports import Embedder, Generator, Prompt, Task
+from shared.ai.ports import Embedder, Prompt, Task, TextGenerator
 from shared.ai.resilience import (
     CircuitBreaker,
     RetryPolicy,
@@ -41,7 +41,7 @@ class GuardedEmbedder:
 
 
 class GuardedGenerator:
-    def __init__(self, inner: Generator, policy: RetryPolicy, breaker: CircuitBreaker) -> None:
+    def __init__(self, inner: TextGenerator, policy: RetryPolicy, breaker: CircuitBreaker) -> None:
         self.inner, self.policy, self.breaker = inner, policy, breaker
         self.model_id = inner.model_id
         self.can_classify = inner.can_classify

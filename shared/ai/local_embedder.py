@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.ai.ports import Task
+from shared.ai.ports import LOCAL_EMBEDDER_ID, Task
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,7 +57,7 @@ def _default_threads() -> int:
 class LocalEmbedder:
     """The `Embedder` port on the packaged MiniLM, loaded lazily once per process."""
 
-    model_id = "all-MiniLM-L6-v2-int8@384"
+    model_id = LOCAL_EMBEDDER_ID
     dimension = DIMENSION
 
     def __init__(self, threads: int | None = None) -> None:

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.ai.ports import ContextDoc
+from shared.text import stem, tokens
 
 MAX_ITEMS = 5  # products or shops listed in one answer, in the caller's ranking
 MAX_QUERY = 2000  # characters of the user's text that are read at all
 _MAX_SENTENCE = 240
-_WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 # fmt: off
@@ -41,7 +41,7 @@ DAYS: dict[str, tuple[str, str]] = {
 
 def normalized(text: str) -> str:
     """Lower-case words joined by single spaces, so phrases match on word boundaries."""
-    return " ".join(_WORD.findall(text[:MAX_QUERY].lower()))
+    return " ".join(tokens(text[:MAX_QUERY]))
 
 
 def mentions(norm: str, phrases: Sequence[str]) -> bool:
@@ -50,17 +50,9 @@ def mentions(norm: str, phrases: Sequence[str]) -> bool:
     return any(f" {phrase} " in padded for phrase in phrases)
 
 
-def _stem(word: str) -> str:
-    """A crude stem, enough for "returns" to meet "returned" and "brewing" to meet "brew"."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
 def content_words(text: str) -> set[str]:
     """The stemmed words of a text that carry meaning."""
-    return {_stem(w) for w in normalized(text).split() if w not in _STOP}
+    return {stem(w) for w in normalized(text).split() if w not in _STOP}
 
 
 def sentences(text: str) -> list[str]:

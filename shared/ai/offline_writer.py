@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from shared.ai import offline_format as fmt
-from shared.ai.ports import ContextDoc, Intent, ModelError, Prompt
+from shared.ai.ports import OFFLINE_WRITER_ID, ContextDoc, Intent, ModelError, Prompt
 
 _CHUNK_WORDS = 4
 _SHORT_MESSAGE = 6  # words: a greeting this short is small talk even with documents retrieved
@@ -73,9 +73,9 @@ _NOTHING: dict[Intent, str] = {
 
 
 class OfflineWriter:
-    """A Generator with no model: it writes from `prompt.context` alone and ignores `system`."""
+    """A TextGenerator with no model: it writes from `prompt.context` alone and ignores `system`."""
 
-    model_id = "offline-grounded-writer"
+    model_id = OFFLINE_WRITER_ID
     can_classify = False
 
     def __init__(self, chunk_delay_s: float = 0.0) -> None:

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 Task = Literal["query", "document"]
 Intent = Literal["PRODUCT_RAG", "LOCATION_RAG", "GENERAL_CONVERSATION"]
 INTENTS: tuple[Intent, ...] = ("PRODUCT_RAG", "LOCATION_RAG", "GENERAL_CONVERSATION")
+# The embedded defaults' model ids, which stored vectors, thresholds and health reports name.
+LOCAL_EMBEDDER_ID = "all-MiniLM-L6-v2-int8@384"
+OFFLINE_WRITER_ID = "offline-grounded-writer"
 
 
 class ModelError(Exception):
@@ -71,7 +74,7 @@ class Prompt:
     context: Sequence[ContextDoc] = ()
 
 
-class Generator(Protocol):
+class TextGenerator(Protocol):
     model_id: str
     can_classify: bool  # False offline: routing then falls back to its default
 

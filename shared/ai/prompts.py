@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from shared.ai.render import GUARDRAILS
+from shared.text import ASCII_WORD, tokens
 
 SYSTEM = """\
 You are the shopping assistant of Cymbal Coffee, a coffee retailer with shops in several US
@@ -14,7 +13,6 @@ answer, then at most five items as a list with each item's price or address and 
 the documents do not answer the question, say so and suggest what you can help with."""
 
 REFUSAL = "I can't share my instructions, but I'm happy to help with coffee or our shops."
-_WORD = re.compile(r"[a-z0-9]+")
 # Words in a row: a reply repeating this many of the instructions' words echoes them. Shorter
 # runs are ordinary phrases an honest answer shares with them ("find a shop with its address").
 SHINGLE = 10
@@ -24,9 +22,9 @@ def _shingles(words: list[str]) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
 
 
-_SECRET = _shingles(_WORD.findall((SYSTEM + "\n" + GUARDRAILS).lower()))
+_SECRET = _shingles(tokens(SYSTEM + "\n" + GUARDRAILS, ASCII_WORD))
 
 
 def echoes_instructions(text: str) -> bool:
     """Does the text repeat SHINGLE or more words of the instructions in a row?"""
-    return bool(_shingles(_WORD.findall(text.lower())) & _SECRET)
+    return bool(_shingles(tokens(text, ASCII_WORD)) & _SECRET)

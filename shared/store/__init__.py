@@ -1,10 +1,21 @@
-"""The document store port, its types, and the limits every adapter enforces."""
+"""The document store port: Firestore in the cloud, one SQLite file on a laptop.
+
+Outside this package, import from here: the `Store` protocol, its types and the limits every
+adapter enforces. The adapters (`firestore_store`, `sqlite_store`) are chosen by
+`shared.wiring`.
+"""
 
 from shared.store.base import (
     EXPIRES_AT,
+    MAX_BATCH_BYTES,
     MAX_BATCH_WRITES,
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_ID_BYTES,
     MAX_NEAREST_LIMIT,
     MAX_VECTOR_DIMENSIONS,
+    MODEL_SUFFIX,
+    OPS,
+    Clock,
     DistanceMeasure,
     Document,
     Embedding,
@@ -13,6 +24,7 @@ from shared.store.base import (
     Increment,
     InvalidDocument,
     InvalidQuery,
+    Op,
     Order,
     ReadAfterWriteError,
     Store,
@@ -23,13 +35,22 @@ from shared.store.base import (
     VectorLimitError,
     VectorMismatchError,
     Write,
+    create_if_absent,
+    is_expired,
+    utc_now,
 )
 
 __all__ = [
     "EXPIRES_AT",
+    "MAX_BATCH_BYTES",
     "MAX_BATCH_WRITES",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_ID_BYTES",
     "MAX_NEAREST_LIMIT",
     "MAX_VECTOR_DIMENSIONS",
+    "MODEL_SUFFIX",
+    "OPS",
+    "Clock",
     "DistanceMeasure",
     "Document",
     "Embedding",
@@ -38,6 +59,7 @@ __all__ = [
     "Increment",
     "InvalidDocument",
     "InvalidQuery",
+    "Op",
     "Order",
     "ReadAfterWriteError",
     "Store",
@@ -48,4 +70,7 @@ __all__ = [
     "VectorLimitError",
     "VectorMismatchError",
     "Write",
+    "create_if_absent",
+    "is_expired",
+    "utc_now",
 ]

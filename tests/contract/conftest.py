@@ -22,6 +22,13 @@ from shared.store.sqlite_store import SqliteStore
 from tests import conftest as root
 from tests.fakes.clock import FakeClock
 
+Col = Callable[[str], str]  # a collection name made unique to the test
+
+
+def ids(docs: list[Any]) -> list[str]:
+    return [d.id for d in docs]
+
+
 EMULATOR_PROJECT = "demo-contract-store"
 NO_EMULATOR = (
     "FIRESTORE_EMULATOR_HOST is not set: start `gcloud emulators firestore start "

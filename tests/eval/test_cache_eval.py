@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from shared.ai.local_embedder import LocalEmbedder
-from shared.cache_guard import SEMANTIC_MIN_SIMILARITY, Guard
+from shared.cache.guard import SEMANTIC_MIN_SIMILARITY, Guard
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = ROOT.parent / "shared" / "data" / "catalog"

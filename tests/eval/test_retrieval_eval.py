@@ -8,7 +8,7 @@ from pathlib import Path
 
 from scripts.eval_retrieval import BENCHMARK, evaluate, load_catalog
 from shared import wiring
-from shared.retrieval import Retriever
+from shared.search.retrieval import Retriever
 from shared.store.sqlite_store import SqliteStore
 
 EVAL = Path(__file__).with_name("retrieval_eval.jsonl")

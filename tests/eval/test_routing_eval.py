@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared import wiring
-from shared.routing.evaluation import load_labelled, report
+from shared.intent.evaluation import load_labelled, report
 
 EVAL = Path(__file__).with_name("routing_eval.jsonl")
 DEV = Path(__file__).resolve().parents[2] / "data" / "routing" / "dev.jsonl"
@@ -15,7 +15,7 @@ MIN_RECALL = 0.80  # no route may be starved to lift the others
 
 
 def test_routing_accuracy_on_the_held_out_set() -> None:
-    router = wiring.get_router()
+    router = wiring.get_intent_router()
     queries, truth = load_labelled(EVAL)
     vectors = router.embedder.embed(queries, "query")
     decided = [router.decide(v, q) for v, q in zip(vectors, queries, strict=True)]
@@ -27,7 +27,7 @@ def test_routing_accuracy_on_the_held_out_set() -> None:
 
 
 def test_the_three_sets_never_share_a_sentence() -> None:
-    from shared.routing.exemplars import load_routes
+    from shared.intent.exemplars import load_routes
 
     def norm(text: str) -> str:
         return " ".join(text.lower().split())

@@ -14,9 +14,9 @@ import pytest
 from scripts.eval_retrieval import BENCHMARK
 from shared import catalog, wiring
 from shared.ai.local_embedder import LocalEmbedder
-from shared.catalog_files import catalog_files, kind_of, read_jsonl
+from shared.catalog.files import catalog_files, kind_of, read_jsonl
 from shared.config import get_settings
-from shared.routing.exemplars import exemplar_matrix, load_routes
+from shared.intent.exemplars import exemplar_matrix, load_routes
 from shared.store.sqlite_store import SqliteStore
 
 

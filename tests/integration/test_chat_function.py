@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from shared import wiring
-from shared.response_cache import RESPONSE_CACHE
-from shared.sessions import SESSIONS, messages_of
+from shared.cache.responses import RESPONSE_CACHE
+from shared.chat.sessions import SESSIONS, messages_of
 from tests.integration.chat_support import Client, parse_sse
 
 ORIGIN = "http://localhost:8080"

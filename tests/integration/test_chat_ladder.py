@@ -13,8 +13,8 @@ from shared import wiring
 from shared.ai.guarded import GuardedEmbedder
 from shared.ai.local_embedder import LocalEmbedder
 from shared.ai.resilience import RetryPolicy
-from shared.cache_guard import min_similarity
-from shared.response_cache import RESPONSE_CACHE
+from shared.cache.guard import min_similarity
+from shared.cache.responses import RESPONSE_CACHE, CacheQuery
 from tests.fakes.gemini_server import FakeGemini
 from tests.integration.chat_support import Client, parse_sse
 
@@ -75,12 +75,14 @@ def test_a_failing_model_falls_back_to_a_guarded_near_answer(
     assert cache is not None
     version = cache.catalog_version()
     cache.store_answer(
-        "could you recommend a fruity light roast coffee",
-        near,
-        embedder.model_id,
-        intent="PRODUCT_RAG",
-        context="",
-        catalog_version=version,
+        CacheQuery(
+            "could you recommend a fruity light roast coffee",
+            near,
+            embedder.model_id,
+            intent="PRODUCT_RAG",
+            context="",
+            catalog_version=version,
+        ),
         answer="An earlier answer about fruity light roasts.",
         sources=[],
     )
@@ -145,7 +147,7 @@ def test_an_open_breaker_degrades_health_and_turns_still_answer(
 
 
 def _exact_key(question: str, version: int) -> str:
-    from shared.response_cache import cache_key
+    from shared.cache.responses import cache_key
 
     return cache_key(question, "PRODUCT_RAG", "", version)
 

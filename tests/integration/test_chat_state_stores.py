@@ -14,10 +14,10 @@ import pytest
 
 from shared import errors
 from shared.ai.local_embedder import LocalEmbedder
+from shared.cache.responses import RESPONSE_CACHE, CacheQuery, ResponseCache
 from shared.catalog import CATALOG_DOC, META
-from shared.ratelimit import RateLimiter
-from shared.response_cache import RESPONSE_CACHE, ResponseCache
-from shared.sessions import Sessions, messages_of
+from shared.chat.ratelimit import RateLimiter
+from shared.chat.sessions import Sessions, messages_of
 from shared.store.sqlite_store import SqliteStore
 from tests import conftest as root
 from tests.fakes.clock import FakeClock as Clock
@@ -102,24 +102,14 @@ def test_the_cache_hits_exactly_semantically_and_never_across_versions(
 
     asked = "How much is the Kenya Nyeri AA?"
     cache.store_answer(
-        asked,
-        vec(asked),
-        embedder.model_id,
-        intent="PRODUCT_RAG",
-        context="",
-        catalog_version=7,
+        CacheQuery(asked, vec(asked), embedder.model_id, "PRODUCT_RAG", "", 7),
         answer="$18.50.",
         sources=[{"id": "cof-1"}],
     )
 
     def look(text: str, version: int = 7) -> Any:
         return cache.lookup(
-            text,
-            vec(text),
-            embedder.model_id,
-            intent="PRODUCT_RAG",
-            context="",
-            catalog_version=version,
+            CacheQuery(text, vec(text), embedder.model_id, "PRODUCT_RAG", "", version)
         )
 
     exact = look("how much is the kenya nyeri aa")
@@ -136,11 +126,13 @@ def test_the_cache_hits_exactly_semantically_and_never_across_versions(
 
 
 def test_metrics_aggregate_once_and_summarise(store: Any, clock: Clock) -> None:
-    from shared.metrics import MetricsEvent, record, summarize
+    from shared.metrics.aggregate import record
+    from shared.metrics.event import TurnEvent
+    from shared.metrics.summary import summarize
 
     now = clock.now
     sent = [
-        MetricsEvent.model_validate(
+        TurnEvent.model_validate(
             {
                 "turn_id": f"turn-{i:04d}",
                 "ts": now - timedelta(minutes=i % 3),
@@ -164,10 +156,12 @@ def test_metrics_aggregate_once_and_summarise(store: Any, clock: Clock) -> None:
 
 
 def test_an_event_without_timings_keeps_the_minutes_histograms(store: Any, clock: Clock) -> None:
-    from shared.metrics import MetricsEvent, record, summarize
+    from shared.metrics.aggregate import record
+    from shared.metrics.event import TurnEvent
+    from shared.metrics.summary import summarize
 
-    def turn(i: int, timings: dict[str, float]) -> MetricsEvent:
-        return MetricsEvent.model_validate(
+    def turn(i: int, timings: dict[str, float]) -> TurnEvent:
+        return TurnEvent.model_validate(
             {
                 "turn_id": f"turn-{i:04d}",
                 "ts": clock.now,

@@ -11,10 +11,10 @@ import pytest
 from cloudevents.conversion import to_structured
 
 from shared import wiring
+from shared.bus import parse_pubsub_event
 from shared.bus.local_bus import LocalBus
 from shared.catalog import read_catalog_meta
-from shared.events import parse_pubsub_event
-from shared.store.base import InvalidDocument, StoreUnavailable
+from shared.store import InvalidDocument, StoreUnavailable
 from shared.store.sqlite_store import SqliteStore
 from tests.integration.conftest import function_client, pubsub_event
 

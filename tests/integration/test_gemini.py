@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shared import wiring
-from shared.ai.ports import CircuitOpen, ContextDoc, ModelError, ModelUnavailable, Prompt, Turn
+from shared.ai import CircuitOpen, ContextDoc, ModelError, ModelUnavailable, Prompt, Turn
 from shared.ai.render import GUARDRAILS
 from tests.fakes.gemini_server import FakeGemini, fake_vector
 

@@ -48,9 +48,9 @@ def test_bad_input_gets_a_clear_4xx(client, kwargs: dict, status: int, code: str
 
 
 def test_an_embedder_outage_is_a_503_not_a_500(client, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from shared.ai.ports import ModelUnavailable
+    from shared.ai import ModelUnavailable
 
-    router = wiring.get_router()
+    router = wiring.get_intent_router()
 
     def down(texts, task):  # type: ignore[no-untyped-def]
         raise ModelUnavailable("embedding: HTTP 503")

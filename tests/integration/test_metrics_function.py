@@ -12,9 +12,9 @@ from cloudevents.conversion import to_binary
 
 from scripts.devserver import load_function
 from shared import wiring
+from shared.bus import parse_pubsub_event
 from shared.bus.local_bus import LocalBus, wsgi_subscriber
-from shared.events import parse_pubsub_event
-from shared.metrics import EDGES, bin_of
+from shared.metrics.aggregate import EDGES, bin_of
 from tests.integration.chat_support import Client
 from tests.integration.conftest import function_client, pubsub_event
 

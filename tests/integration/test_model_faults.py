@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from shared import wiring
+from shared.ai import ContextDoc, ModelError, ModelUnavailable, Prompt
 from shared.ai.fallback import answer
-from shared.ai.ports import ContextDoc, ModelError, ModelUnavailable, Prompt
 from tests.fakes.gemini_server import FakeGemini
 
 FAULTS: dict[str, dict[str, Any]] = {

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from scripts import publish_catalog as cli
+from scripts.progress import ProgressBar
 from shared import wiring
-from shared.catalog import KINDS, read_catalog_meta
+from shared.catalog import KINDS, publish, read_catalog_meta
+from shared.catalog.watch import IngestWatch
 from shared.store.sqlite_store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +152,7 @@ def test_a_dry_run_of_a_good_file_exits_0_and_publish_paths_publishes_nothing(
     assert cli.main(["--dry-run", str(path)]) == cli.EXIT_OK
     assert "bad lines: 0" in capsys.readouterr().out
     bus = RecordingBus()
-    summary = cli.publish_paths([path], bus, "ingest", dry_run=True)
+    summary = publish.publish_paths([path], bus, "ingest", dry_run=True)
     assert bus.published == [] and not summary.published
     assert (summary.total_records, summary.batches) == (5, 1)
 
@@ -251,7 +253,7 @@ def test_batches_stay_under_the_byte_limit(
     path = write_lines(tmp_path / "inventory.jsonl", rows)
 
     bus = RecordingBus()
-    summary = cli.publish_paths([path], bus, "ingest", max_bytes=1024)
+    summary = publish.publish_paths([path], bus, "ingest", max_bytes=1024)
     sizes = [len(data) for _, _, data in bus.published]
     assert len(bus.published) > 5 and all(size <= 1024 for size in sizes)
     assert max(sizes) > 1024 - 80  # filled, not cut needlessly small
@@ -262,7 +264,7 @@ def test_batches_stay_under_the_byte_limit(
     assert summary.message_ids == [str(i) for i in range(1, len(sizes) + 1)]
 
     few = RecordingBus()
-    cli.publish_paths([path], few, "ingest", max_records=7)
+    publish.publish_paths([path], few, "ingest", max_records=7)
     assert {len(batch["records"]) for _, batch, _ in few.published} == {7, 120 % 7}
 
     # The same through the command and the local bus, into the local store.
@@ -369,7 +371,7 @@ class Terminal(io.StringIO):
 
 def test_the_progress_bar_prints_a_line_every_10_percent_off_a_terminal() -> None:
     stream = io.StringIO()
-    bar = cli.ProgressBar("publishing", stream)
+    bar = ProgressBar("publishing", stream)
     for done in range(0, 1001, 7):
         bar(done, 1000)
     bar(1000, 1000)
@@ -381,7 +383,7 @@ def test_the_progress_bar_prints_a_line_every_10_percent_off_a_terminal() -> Non
 
 def test_the_progress_bar_redraws_one_line_on_a_terminal() -> None:
     stream = Terminal()
-    bar = cli.ProgressBar("ingesting", stream, width=10)
+    bar = ProgressBar("ingesting", stream, width=10)
     for done in range(0, 11):
         bar(done, 10)
     assert "\n" not in stream.getvalue()
@@ -473,6 +475,6 @@ def test_a_local_bus_message_carries_the_batch_as_pub_sub_would() -> None:
         "messageId": "7",
         "publishTime": "2026-11-30T00:00:00Z",
     }
-    watch = cli.IngestWatch()
+    watch = IngestWatch()
     watch.wrap(lambda event: None)(to_cloud_event("ingest", "ingest", message))
     assert (watch.records, watch.batches) == (2, 1)

@@ -9,7 +9,7 @@ import pytest
 
 from shared import catalog, wiring
 from shared.errors import BadRequest
-from shared.retrieval import Retriever
+from shared.search.retrieval import Retriever
 from shared.store.sqlite_store import SqliteStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -3,8 +3,8 @@ import base64
 import pytest
 from cloudevents.http import CloudEvent
 
+from shared.bus import parse_pubsub_event
 from shared.errors import PoisonMessage
-from shared.events import parse_pubsub_event
 
 ATTRS = {
     "type": "google.cloud.pubsub.topic.v1.messagePublished",

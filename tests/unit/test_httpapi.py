@@ -7,9 +7,9 @@ import pytest
 from pydantic import Field
 
 from shared import errors
-from shared.httpapi import Inbound, Route, Router, json_response, parse_body
+from shared.httpapi import Inbound, Route, Routes, json_response, parse_body
 from shared.logs import JsonFormatter, log_context, parse_trace_header
-from shared.store.base import StoreError, StoreUnavailable
+from shared.store import StoreError, StoreUnavailable
 
 
 class Echo(Inbound):
@@ -40,7 +40,7 @@ def _busy(request: flask.Request) -> flask.Response:
     raise errors.RateLimited(7)
 
 
-ROUTER = Router(
+ROUTER = Routes(
     "test",
     [
         (Route("POST", "/echo"), _echo),

@@ -46,7 +46,7 @@ def test_importing_shared_does_not_load_cloud_sdks() -> None:
     import subprocess
 
     code = (
-        "import sys; import shared.wiring, shared.health, shared.ingestion, shared.httpapi; "
+        "import sys; import shared.wiring, shared.health, shared.catalog.ingest, shared.httpapi; "
         "print(sorted(m for m in sys.modules if m.startswith(('google.cloud.firestore', "
         "'google.cloud.pubsub', 'google.genai'))))"
     )

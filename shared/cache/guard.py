@@ -1,0 +1,203 @@
+"""The guard of the semantic response cache. It rejects by default: a cached answer is reused
+for a new query only when the two say the same critical details (numbers, times, places, names,
+negations, comparatives, roast, kind, amenity...), the same canonical content words in the same
+order (every other word, less a closed list of fillers, through a table of synonyms:
+shared/cache/words.py), are not too long to judge, and are close in embedding space.
+Embeddings rate "in stock" and "out of stock" as near twins; the words keep their answers apart.
+Pure and fast: no model calls, no store access, linear in the text, and at most MAX_CHARS of it
+inspected."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, replace
+from typing import Any
+
+from shared.ai import LOCAL_EMBEDDER_ID
+from shared.cache import patterns as pat
+from shared.cache import vocabulary as vocab
+from shared.cache.details import (
+    Details,
+    Reading,
+    Scan,
+    after_space,
+    negate,
+    order_of,
+    resolve,
+    runs_of,
+    tidy,
+)
+from shared.cache.patterns import MAX_CHARS, TOKEN, fold, key
+from shared.cache.words import MASK, canonical, content_words
+from shared.search import hints as hintlib
+
+# The cosine floor for the offline model (method and figures: docs/cache.md). Equal details and
+# content words decide; the floor only asks the embedding to agree that the two are alike: 0.05
+# above the similarity of all but 1 in 100 pairs of different same-intent questions in
+# data/routing/dev.jsonl (0.539), rounded up to a multiple of 0.05.
+SEMANTIC_MIN_SIMILARITY = 0.60
+# Another model's cosine scale is unknown here: only near-identical wording may share answers.
+DEFAULT_MIN_SIMILARITY = 0.95
+_FLOORS = {LOCAL_EMBEDDER_ID: SEMANTIC_MIN_SIMILARITY}
+# A longer query is never a semantic hit: the longer the text, the more a short list of words
+# can miss in it (an instruction, a condition). Exact repeats are still served.
+MAX_WORDS = 25
+
+
+def min_similarity(model_id: str) -> float:
+    """The cosine floor for a semantic candidate made by this embedding model."""
+    return _FLOORS.get(model_id, DEFAULT_MIN_SIMILARITY)
+
+
+# -- the guard --------------------------------------------------------------------------------
+
+_FIELDS = tuple(f.name for f in fields(Details))
+_NO_DETAILS = Details()
+_COFFEE_KINDS = frozenset({"beans", "ground", "pods", "instant"})  # "coffee beans" = "beans"
+_WHEN = "when"
+_TIMED = {"open": "hours", "close": "closing time"}  # "when" + the verb = the noun
+
+
+class Guard:
+    """Tells a paraphrase of a cached query from a near-duplicate with another answer, with the
+    catalog's own names, places and vocabulary. Build it once per catalog version."""
+
+    def __init__(
+        self,
+        names: Mapping[str, vocab.Entry],
+        lexicon: Mapping[str, vocab.Entry],
+        city_states: Mapping[str, str],
+        coffees: Iterable[str] = (),
+        origins: Iterable[str] = (),
+    ) -> None:
+        self._names, self._lexicon = vocab.indexed(names), vocab.indexed(lexicon)
+        self._coffees = frozenset(coffees)  # names of the products that are coffees
+        self._origins = frozenset(origins)  # places that grow coffee (as details name them)
+        self._city_states = dict(city_states)
+        phrases = (*names, *lexicon)
+        self._known = frozenset(word for phrase in phrases for word in phrase.split())
+        # Each turn checks one query against several candidates: read each text once.
+        self._read = functools.lru_cache(maxsize=4096)(self._parse)
+
+    @classmethod
+    def build(
+        cls, products: Iterable[Mapping[str, Any]], shops: Iterable[Mapping[str, Any]]
+    ) -> Guard:
+        """From catalog records (the products.jsonl / shops.jsonl format)."""
+        products, shops = list(products), list(shops)
+        gazetteer = hintlib.Gazetteer.build(products, shops)
+        city_states = {
+            key(str(s.get("city", ""))): f"state:{s['state']}".lower()
+            for s in shops
+            if s.get("state")
+        }
+        names = vocab.product_names(products) | vocab.streets(shops)
+        coffees = {key(str(p.get("name", ""))) for p in products if p.get("kind") == "coffee"}
+        lexicon = vocab.catalog_lexicon(products, gazetteer)
+        return cls(names, lexicon, city_states, coffees, vocab.origins(gazetteer))
+
+    def details(self, text: str) -> Details:
+        """The critical details of `text` (of its first MAX_CHARS characters)."""
+        return self._read(text[:MAX_CHARS]).details
+
+    def words(self, text: str) -> tuple[str, ...]:
+        """The canonical content words of `text`, in order: what it says besides its details."""
+        return self._read(text[:MAX_CHARS]).words
+
+    def same_question(
+        self, query: str, cached_query: str, similarity: float, *, model_id: str
+    ) -> bool:
+        """May `query` reuse the answer cached for `cached_query`? Close enough for this model's
+        embeddings (NaN never is), and not one detail or content word apart."""
+        if not similarity >= min_similarity(model_id):
+            return False
+        return self.reason(query, cached_query) is None
+
+    def reason(self, query: str, cached_query: str) -> str | None:
+        """Why the two may not share an answer: "length" (either is too long to judge), "empty"
+        (either says nothing once its frames are dropped: only an exact repeat may share), the
+        first kind of detail that differs ("numbers", "places"...), "words" (content words, in
+        any order), "order" (of the content words, or of details of one kind), or None. A name
+        only: logs never carry user text."""
+        mine, theirs = self._read(query[:MAX_CHARS]), self._read(cached_query[:MAX_CHARS])
+        if max(mine.size, theirs.size) > MAX_WORDS:
+            return "length"
+        if min(mine.size, theirs.size) == 0:  # "What is it?", "Do you have any?": says nothing
+            return "empty"
+        a, b = mine.details, theirs.details
+        field = next((f for f in _FIELDS if getattr(a, f) != getattr(b, f)), None)
+        if field is None and sorted(mine.words) != sorted(theirs.words):
+            field = "words"
+        if field is None and (mine.words, mine.order) != (theirs.words, theirs.order):
+            field = "order"
+        return field
+
+    def _parse(self, text: str) -> Reading:
+        """Catalog names first (a 'Midnight Blend' is no time), then times and quantities, then
+        every other phrase; what is left may hold a proper noun, and is the content words."""
+        cased = fold(text)
+        lower = cased.lower()
+        if len(lower) != len(cased):  # a rare letter changed length in lower case
+            cased = lower
+        scan = Scan(lower)
+        scan.tag(self._names)
+        for m in pat.STATE_CODES.finditer(cased):
+            scan.take("places", f"state:{m['code'].lower()}", m.start("code"), m.end("code"))
+        scan.commit()
+        for pattern, read in pat.PASSES:
+            scan.sub(pattern, read)
+        left = scan.tag(self._lexicon)
+        scan.sub(pat.MORE_LESS, vocab.more_or_less)
+        marks = negate(lower, scan.marks)
+        resolved = sorted((m.start, *resolve(m)) for m in marks)
+        values: dict[str, set[str]] = {f: set() for f in _FIELDS}
+        for _, field, value, negated in resolved:
+            values[field].add(value)
+            if negated:
+                values["negated"].add(value)
+        values["others"] = self._proper_nouns(cased, left)
+        tidy(values, self._city_states)
+        details = Details(**{f: frozenset(v) for f, v in values.items()})
+        runs = runs_of(marks)
+        said = canonical(scan.rest(runs))
+        if _WHEN in said and (timed := {_TIMED[a] for a in details.asks if a in _TIMED}):
+            said = [w for w in said if w != _WHEN]  # "when does it open" asks its hours
+            details = replace(details, asks=details.asks - _TIMED.keys() | timed)
+        implied = self._implied(details)
+        order = order_of([(f, v) for _, f, v, _ in resolved], values)
+        objects = ["+".join(sorted({":".join(resolve(m)[:2]) for m in run})) for run in runs]
+        words = content_words(said, implied, objects, details=details != _NO_DETAILS)
+        size = sum(w != MASK for w in said) + len(resolved)
+        return Reading(details, words, order, size)
+
+    def _implied(self, details: Details) -> frozenset[str]:
+        """Words the details say already: 'the Seattle Uptown shop', 'the Atlas Lot coffee',
+        'coffee beans'; only coffee is roasted, grown somewhere or processed ('a Kenyan coffee'
+        is 'a Kenyan', 'roasted dark' is 'a dark roast', 'the Huye region' is Huye). A city grows
+        no coffee: 'coffee in Seattle' keeps its word."""
+        names = details.names
+        shop = any(n.startswith("shop:") for n in names)
+        coffee = any(n.startswith("~") or n in self._coffees for n in names)
+        coffee = coffee or bool(details.kinds & _COFFEE_KINDS or details.roasts)
+        coffee = coffee or bool(details.places & self._origins)
+        coffee = coffee or any(f.startswith("process:") for f in details.features)
+        roast = ("roast", "roasted") if details.roasts else ()
+        grown = ("region", "origin", "country") if details.places & self._origins else ()
+        return frozenset(("shop",) * shop + ("coffee",) * coffee + roast + grown)
+
+    def _proper_nouns(self, cased: str, left: list[re.Match[str]]) -> set[str]:
+        """Capitalised words mid-sentence that nothing else knows: a brand, a town, a person.
+        None in Title Cased or SHOUTED text, where capitals say nothing."""
+        words = [t for t in TOKEN.finditer(cased.lower()) if t[0][0].isalpha()]
+        if len(words) >= 3 and 2 * sum(cased[t.start()].isupper() for t in words) > len(words):
+            return set()
+        return {
+            t[0]
+            for t in left
+            if cased[t.start()].isupper()
+            and t[0] not in vocab.STOPWORDS
+            and t[0] not in self._known
+            and after_space(cased, t.start()) not in pat.SENTENCE_START | {""}
+        }

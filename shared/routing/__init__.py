@@ -1,1 +1,0 @@
-"""Intent routing: exemplars as data, one matrix product a query, calibrated thresholds."""
