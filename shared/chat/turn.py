@@ -256,18 +256,9 @@ class ChatTurns:
     ) -> dict[str, Any]:
         """Persist, cache, publish and log the turn; returns the `done` event's body."""
         plan.timings["generate"] = _ms(mark)
-        fell_back = None if plan.cache_hit is not None else answer.fallback
-        if error in ("model_stream_failed", "internal_error"):
-            fell_back = "apology"  # the model's start, then our apology for the rest
-        elif error is None and fell_back is not None:
-            error = "model_failed"
-        if cacheable and plan.cache_hit is None:
-            lapse = ungrounded(
-                reply, plan.text, plan.prompt.context, self.cache, plan.catalog_version
-            )
-            if lapse:
-                cacheable, error = False, error or "ungrounded"
-                log.warning("reply not grounded in its sources", extra=fields(what=lapse))
+        fell_back, error = _outcome(plan, answer, error)
+        if cacheable and plan.cache_hit is None and not self._grounded(plan, reply):
+            cacheable, error = False, error or "ungrounded"
         mark = time.perf_counter()
         persisted = self._persist(plan, reply)
         stored = self._store(plan, reply) if cacheable else None
@@ -283,6 +274,14 @@ class ChatTurns:
         self._publish(plan, body, error)
         log_turn(plan, body, error, len(reply))
         return body
+
+    def _grounded(self, plan: Plan, reply: str) -> bool:
+        """Whether the reply says only what its documents or the question back (else it is
+        shown but never cached: a lapse, or a planted link, is not repeated to others)."""
+        lapse = ungrounded(reply, plan.text, plan.prompt.context, self.cache, plan.catalog_version)
+        if lapse:
+            log.warning("reply not grounded in its sources", extra=fields(what=lapse))
+        return lapse is None
 
     def _persist(self, plan: Plan, reply: str) -> TurnError | None:
         """Both messages into the session; what went wrong, if anything."""
@@ -318,6 +317,18 @@ class ChatTurns:
             self.publisher.publish(turn_event(plan, body, error, self._clock()).wire())
         except Exception:  # never fail a turn over metrics
             log.exception("metrics event not queued")
+
+
+def _outcome(
+    plan: Plan, answer: fallback.Answer, error: TurnError | None
+) -> tuple[str | None, TurnError | None]:
+    """The turn's fallback rung (None: the model's or the cache's answer) and its error."""
+    fell_back = None if plan.cache_hit is not None else answer.fallback
+    if error in ("model_stream_failed", "internal_error"):
+        fell_back = "apology"  # the model's start, then our apology for the rest
+    elif error is None and fell_back is not None:
+        error = "model_failed"
+    return fell_back, error
 
 
 def _ms(start: float) -> float:
