@@ -1,7 +1,7 @@
 """Our router against semantic-router (PyPI), in one process, on the same everything.
 
 Same encoder (the offline MiniLM), same exemplars (shared/intent/routes.json), each tuned on
-the same development set (data/routing/dev.jsonl: ours by `make calibrate`'s search, the peer
+the same development set (data/intent/dev.jsonl: ours by `make calibrate`'s search, the peer
 by its own `fit` plus the best confidence threshold for it on that set), and scored on the same
 held-out set (tests/eval/routing_eval.jsonl). Decision time excludes embedding: every query is
 embedded once beforehand and both routers get the vector for free (the peer through an
@@ -26,7 +26,7 @@ from shared.intent.exemplars import load_routes
 from shared.intent.router import DEFAULT_INTENT
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT / "data" / "routing" / "dev.jsonl"
+DEV = ROOT / "data" / "intent" / "dev.jsonl"
 EVAL = ROOT / "tests" / "eval" / "routing_eval.jsonl"
 
 

@@ -1,7 +1,7 @@
 """Calibrate the router's thresholds on the labelled development set, for the configured
 embedder, and write them into shared/intent/calibration.json (a new version for that model).
 
-Usage: python -m scripts.calibrate_router [--dev data/routing/dev.jsonl]   (make calibrate)
+Usage: python -m scripts.calibrate_router [--dev data/intent/dev.jsonl]   (make calibrate)
 
 Two deciders are fitted, and the better on the development set is kept:
 - nearest-example voting: k (top-k mean), the dense/lexical blend, the margin and one threshold
@@ -81,7 +81,7 @@ def _middle_best(values: np.ndarray, scores: list[float]) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", type=Path, default=ROOT / "data" / "routing" / "dev.jsonl")
+    parser.add_argument("--dev", type=Path, default=ROOT / "data" / "intent" / "dev.jsonl")
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = parser.parse_args(argv)
     queries, intents = load_labelled(args.dev)

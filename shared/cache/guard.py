@@ -36,7 +36,7 @@ from shared.search import hints as hintlib
 # The cosine floor for the offline model (method and figures: docs/cache.md). Equal details and
 # content words decide; the floor only asks the embedding to agree that the two are alike: 0.05
 # above the similarity of all but 1 in 100 pairs of different same-intent questions in
-# data/routing/dev.jsonl (0.539), rounded up to a multiple of 0.05.
+# data/intent/dev.jsonl (0.539), rounded up to a multiple of 0.05.
 SEMANTIC_MIN_SIMILARITY = 0.60
 # Another model's cosine scale is unknown here: only near-identical wording may share answers.
 DEFAULT_MIN_SIMILARITY = 0.95

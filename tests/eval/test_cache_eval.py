@@ -1,7 +1,7 @@
 """The semantic cache's guard on the benchmark catalog (../shared/data/catalog) with the offline
 embedder: no wrong hit on the near-duplicates of either held-out set, and the share of their
 paraphrases that still hit. The tables and the floor were chosen on data/cache/dev_pairs.jsonl
-and data/routing/dev.jsonl only; the held-out sets were written apart and never tuned on
+and data/intent/dev.jsonl only; the held-out sets were written apart and never tuned on
 (docs/cache.md)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = ROOT.parent / "shared" / "data" / "catalog"
 HERE = Path(__file__).parent
 DEV = ROOT / "data" / "cache" / "dev_pairs.jsonl"
-ROUTING_DEV = ROOT / "data" / "routing" / "dev.jsonl"
+ROUTING_DEV = ROOT / "data" / "intent" / "dev.jsonl"
 MODEL = LocalEmbedder.model_id
 # The least paraphrase hit rate of each held-out set: just under the rate measured once, after
 # the content words became a sequence, tuned on dev only (docs/cache.md), so that a change that
