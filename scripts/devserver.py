@@ -11,21 +11,35 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 from functions_framework import create_app
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from shared import wiring
 from shared.bus.local_bus import LocalBus, wsgi_subscriber
 from shared.catalog import read_catalog_meta
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.logs import configure_logging
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP_FUNCTIONS = ("chat", "intent", "metrics")
+# Each read or write of a connection's socket waits at most this long: a connection that sends
+# no complete request (or stops sending its body) is closed and its thread freed. A stream
+# being written is not cut: it writes an event every few seconds, and each write is prompt.
+REQUEST_TIMEOUT_S = 15.0
+# The static pages: never sniffed into another type, never framed (their <meta> CSP cannot
+# say frame-ancestors).
+STATIC_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
 log = logging.getLogger("devserver")
 
 
@@ -44,6 +58,12 @@ def build_app() -> flask.Flask:
     @web.get("/")
     def index() -> flask.Response:
         return web.send_static_file("index.html")
+
+    @web.after_request
+    def static_headers(response: flask.Response) -> flask.Response:
+        for name, value in STATIC_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     mounts = {f"/{name}": load_function(name) for name in HTTP_FUNCTIONS}
     web.wsgi_app = DispatcherMiddleware(web.wsgi_app, mounts)  # type: ignore[method-assign]
@@ -87,6 +107,26 @@ def load_catalog(directory: Path, url: str = "") -> None:
         print(f"Ready: chat at {url} · dashboard at {url}dashboard.html", flush=True)
 
 
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, quiet about the idle connections its timeout closes."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        if format.startswith("Request timed out"):  # an idle or half-open connection, closed
+            log.debug("closed %s: no complete request in %ss", self.client_address, self.timeout)
+            return
+        super().log_error(format, *args)
+
+
+def make_local_server(settings: Settings, app: WSGIApplication) -> BaseWSGIServer:
+    """The local stack's server on settings.host and settings.port (0: any free port), a
+    thread per connection, each socket operation bounded by REQUEST_TIMEOUT_S."""
+
+    class Handler(_RequestHandler):
+        timeout = REQUEST_TIMEOUT_S  # read when the server is made: a test may lower it
+
+    return make_server(settings.host, settings.port, app, threaded=True, request_handler=Handler)
+
+
 def main() -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -96,7 +136,7 @@ def main() -> int:
         print(f"CATALOG={settings.catalog} is not a directory", file=sys.stderr)
         return 2
     app = build_app()
-    server = make_server(settings.host, settings.port, app, threaded=True)
+    server = make_local_server(settings, app)
     url = f"http://{settings.host}:{server.server_port}/"
     print(f"Cymbal assistant running at {url}  (Ctrl-C to stop)", flush=True)
     print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)

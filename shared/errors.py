@@ -111,12 +111,34 @@ class TransientError(ServiceUnavailable):
     """A failure worth retrying: the handler raises so Pub/Sub redelivers."""
 
 
+MAX_PROBLEMS = 10  # problems listed in an error body; one more entry says how many are left
+MAX_FIELD_CHARS = 64  # a field's path, cut: unknown keys are the caller's own words
+MAX_PROBLEM_CHARS = 200  # a message, cut: a few (a union's tag) quote the input
+
+
 def problems(error: ValidationError) -> list[dict[str, str]]:
-    """Which field is wrong and why, without echoing the input."""
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
-        for e in error.errors(include_url=False, include_input=False)
+    """Which field is wrong and why, without echoing the input, and bounded: at most
+    MAX_PROBLEMS entries (then one that counts the rest), each path at most MAX_FIELD_CHARS."""
+    found = error.errors(include_url=False, include_input=False, include_context=False)
+    listed = [
+        {
+            "field": _cut(_path(e["loc"]), MAX_FIELD_CHARS),
+            "problem": _cut(e["msg"], MAX_PROBLEM_CHARS),
+        }
+        for e in found[:MAX_PROBLEMS]
     ]
+    if len(found) > MAX_PROBLEMS:
+        more = len(found) - MAX_PROBLEMS
+        listed.append({"field": "(more)", "problem": f"{more} more problem{'s' * (more > 1)}"})
+    return listed
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(body)"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def first_problem(error: ValidationError) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -46,6 +49,20 @@ CREATE TABLE IF NOT EXISTS vector_versions (
 """
 
 
+def _make_private(path: Path) -> None:
+    """Create the file, and each directory it needs, for its owner only (0600, 0700); take
+    group and other access off files an older version left open. SQLite gives the -wal and
+    -shm files it creates the main file's mode."""
+    for directory in reversed([d for d in (path.parent, *path.parent.parents) if not d.exists()]):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.chmod(0o700)  # the umask may have taken some of mkdir's mode
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if file.exists() and (mode := stat.S_IMODE(file.stat().st_mode)) & 0o077:
+            file.chmod(mode & 0o700)
+
+
 class SqliteStore:
     """Safe across threads of one process: one connection, every operation under one lock."""
 
@@ -53,8 +70,8 @@ class SqliteStore:
 
     def __init__(self, path: str | Path = ":memory:", *, clock: Clock = utc_now) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path not in (":memory:", ""):  # "": SQLite's own private temporary file
+            _make_private(Path(self.path))
         self._clock = clock
         self._lock = threading.RLock()
         self._db = sqlite3.connect(

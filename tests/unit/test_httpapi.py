@@ -1,10 +1,12 @@
 import io
 import json
 import logging
+from pathlib import Path
 
 import flask
 import pytest
-from pydantic import Field
+from functions_framework import create_app
+from pydantic import Field, ValidationError
 
 from shared import errors
 from shared.httpapi import Inbound, Route, Routes, json_response, parse_body
@@ -198,3 +200,60 @@ def test_log_lines_are_json_with_severity_trace_and_fields() -> None:
     assert line["request_id"] == "req-1" and line["intent"] == "PRODUCT_RAG"
     assert line["logging.googleapis.com/trace"].endswith("t123")
     assert line["logging.googleapis.com/spanId"] == "0000000000000009"
+
+
+def test_validation_details_are_bounded_in_count_and_field_length() -> None:
+    long_key = "k" * 3000
+    unknown = {f"{i:x}": 0 for i in range(1200)}  # the caller's own field names, 1,200 of them
+    data = json.dumps({"message": "hi", long_key: 1, **unknown})  # in this order
+    r = call("POST", "/echo", data=data, content_type="application/json")
+    assert r.status_code == 400
+    details = body(r)["error"]["details"]
+    assert len(details) == errors.MAX_PROBLEMS + 1
+    assert details[-1] == {"field": "(more)", "problem": "1191 more problems"}
+    assert all(set(d) == {"field", "problem"} for d in details)
+    assert all(len(d["field"]) <= errors.MAX_FIELD_CHARS for d in details)
+    assert details[0]["field"].startswith("k" * 60) and details[0]["field"].endswith("…")
+    assert long_key not in r.get_data(as_text=True) and len(r.get_data()) < 2000
+
+
+def test_a_few_problems_are_listed_whole_and_the_first_is_named() -> None:
+    try:
+        Echo.model_validate({"message": "", "x" * 100: 1})
+    except ValidationError as e:
+        listed = errors.problems(e)
+        first = errors.first_problem(e)
+    else:
+        raise AssertionError("not rejected")
+    assert [d["field"] for d in listed] == ["message", "x" * 63 + "…"]  # no "(more)" entry
+    assert first.startswith("message: String should have at least 1 character")
+
+
+def test_head_runs_the_get_route_and_answers_without_a_body(tmp_path: Path) -> None:
+    source = tmp_path / "main.py"
+    source.write_text(
+        "import functions_framework\n"
+        "from tests.unit.test_httpapi import ROUTER\n"
+        "@functions_framework.http\n"
+        "def target(request):\n"
+        "    return ROUTER(request)\n"
+    )
+    function = create_app(target="target", source=str(source))  # type: ignore[no-untyped-call]
+    client = function.test_client()
+    got = client.get("/items/abc")
+    head = client.head("/items/abc")
+    assert got.status_code == head.status_code == 200
+    assert got.get_data() == b'{"id":"abc"}' and head.get_data() == b""
+    assert head.headers["Content-Type"] == "application/json"
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
+    assert client.head("/boom").status_code == 500  # the GET handler did run
+    assert client.head("/echo").status_code == 405  # HEAD only where GET is
+
+
+def test_head_is_allowed_wherever_get_is() -> None:
+    r = call("PUT", "/items/a")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
+    assert call("HEAD", "/echo").headers["Allow"] == "POST"
+    pre = call("OPTIONS", "/items/a", headers={"Origin": "http://localhost:8080"})
+    assert pre.status_code == 204
+    assert pre.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
