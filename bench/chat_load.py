@@ -318,7 +318,9 @@ def wait_ready(process: subprocess.Popen[bytes], port: int, path: str, log: Path
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{tail}")
-        loaded = path != "/chat/health" or "Catalog loaded:" in log.read_text(errors="replace")
+        loaded = path != "/chat/health/details" or "Catalog loaded:" in log.read_text(
+            errors="replace"
+        )
         with contextlib.suppress(OSError, http.client.HTTPException):
             status, body = get(port, path)
             if status == 200 and loaded:
@@ -455,6 +457,8 @@ def stack_env(port: int, tmp: Path) -> dict[str, str]:
         "BUS_BACKEND": "local",
         "GENAI_BACKEND": "offline",
         "RATE_LIMIT_PER_MINUTE": "100000",  # every client shares 127.0.0.1
+        "READ_RATE_LIMIT_PER_MINUTE": "100000",
+        "MAX_GENERATIONS_PER_CLIENT": "10000",  # ... and so its per-address bound
         "LOG_LEVEL": "INFO",
     }
 
@@ -485,7 +489,7 @@ def run(clients: int, turns: int, seed: int, tmp: Path) -> int:
     ):
         started = time.perf_counter()
         wait_ready(peer_server, peer_port, "/bare/", peer_log)
-        health = wait_ready(chat_server, chat_port, "/chat/health", chat_log)
+        health = wait_ready(chat_server, chat_port, "/chat/health/details", chat_log)
         print(
             f"  stack ready in {time.perf_counter() - started:.1f} s: health "
             f"{health['status']}, catalog {health['checks']['catalog'].get('counts')}"
@@ -497,7 +501,7 @@ def run(clients: int, turns: int, seed: int, tmp: Path) -> int:
         chat = Results()
         asks = [Questions(catalog, f"{seed}:{i}").next for i in range(clients)]
         load([Client(chat_port, "/chat", ask) for ask in asks], turns, chat, chat=True)
-        status, body = get(chat_port, "/chat/health")
+        status, body = get(chat_port, "/chat/health/details")
         after = json.loads(body)
 
     peer_p50 = report_load("bare SSE peer (functions-framework, same server)", peer)

@@ -64,12 +64,45 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024, ge=256, le=1024 * 1024)
     rate_limit_per_minute: int = Field(100, ge=1, le=100_000)
+    read_rate_limit_per_minute: int = Field(
+        120,
+        ge=1,
+        le=100_000,
+        description="Per address: reads (history pages, resume, delete, health), each charged "
+        "by its cost.",
+    )
+    intent_rate_limit_per_minute: int = Field(
+        6000,
+        ge=1,
+        le=1_000_000,
+        description="POST /route per minute and client address, per instance of the intent "
+        "function (each is an embedding call). Terraform sets a tighter one where it is public.",
+    )
+    max_generations_in_flight: int = Field(
+        64, ge=1, le=10_000, description="Per instance: answers being written at once; then 503."
+    )
+    max_generations_per_client: int = Field(
+        8, ge=1, le=10_000, description="Per instance and client address: the same; then 429."
+    )
+    turn_lease_s: int = Field(
+        120,
+        ge=10,
+        le=3600,
+        description="A session answers one message at a time; a turn that never ends frees "
+        "its slot after this long.",
+    )
     forwarded_hops: int | None = Field(
         None,
         ge=0,
         le=5,
         description="Proxies in front that append to X-Forwarded-For; unset: 1 on Cloud Run "
         "(its front end), 0 elsewhere (the socket's address). Add 1 per load balancer in front.",
+    )
+
+    health_details: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Serve /health/details (adapters, models, breakers): on where only "
+        "operators can call the function; auto: on locally, off when deployed.",
     )
 
     # --- chat sessions and the response cache
@@ -79,6 +112,12 @@ class Settings(BaseSettings):
         "unset locally: a random one kept in <local_dir>/session_secret.",
     )
     session_ttl_s: int = Field(3600, ge=60, le=30 * 86_400, description="Sliding session TTL.")
+    session_max_age_s: int = Field(
+        86_400,
+        ge=60,
+        le=365 * 86_400,
+        description="A session's absolute lifetime: no turn or resume extends it past this.",
+    )
     message_ttl_s: int = Field(
         86_400, ge=60, le=365 * 86_400, description="How long each stored message is kept."
     )
@@ -186,6 +225,12 @@ class Settings(BaseSettings):
         if self.forwarded_hops is not None:
             return self.forwarded_hops
         return 1 if self.k_service else 0
+
+    @property
+    def health_details_served(self) -> bool:
+        if self.health_details != "auto":
+            return self.health_details == "on"
+        return self.k_service is None
 
     @property
     def sqlite_file(self) -> str:

@@ -1,4 +1,10 @@
-"""Health reports: each check runs, is timed, and a failed one makes the whole 'degraded'."""
+"""Health reports: each check runs, is timed, and a failed one makes the whole 'degraded'.
+
+Publicly, `/health` says only that: `{"status": "ok"}` (200) or `{"status": "degraded"}` (503).
+What each check found (adapters, models, breakers, counters) would tell an attacker which
+fallback is active: it is on `/health/details`, served where only operators reach it: the
+local stack, and deployed functions that IAM protects (HEALTH_DETAILS=on; Terraform sets it
+on the functions that are not public)."""
 
 from __future__ import annotations
 
@@ -7,10 +13,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import wiring
+import flask
+
+from shared import errors, wiring
 from shared.ai import LOCAL_EMBEDDER_ID, OFFLINE_WRITER_ID
 from shared.catalog import read_catalog_meta
 from shared.config import get_settings
+from shared.httpapi import json_response
 
 log = logging.getLogger("shared.health")
 Check = Callable[[], Mapping[str, Any]]
@@ -30,6 +39,19 @@ def report(checks: Mapping[str, Check]) -> dict[str, Any]:
         healthy = healthy and bool(result["ok"])
         results[name] = result
     return {"status": "ok" if healthy else "degraded", "checks": results}
+
+
+def public_response(checks: Mapping[str, Check]) -> flask.Response:
+    """Status only: 200 when every check passes, 503 when one fails."""
+    status = report(checks)["status"]
+    return json_response({"status": status}, 200 if status == "ok" else 503)
+
+
+def details_response(checks: Mapping[str, Check]) -> flask.Response:
+    """Every check's findings, where operators only can ask (else no such route: 404)."""
+    if not get_settings().health_details_served:
+        raise errors.NotFound("No route for GET /health/details.")
+    return json_response(report(checks))
 
 
 def store_check() -> dict[str, Any]:

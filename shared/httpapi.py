@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -23,6 +24,11 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[..., flask.Response]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _ALLOWED_HEADERS = "Authorization, Content-Type, Accept, X-Request-Id"
+# On every response: never sniffed into another type, never framed (an API is not a page).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
 
 
 class Inbound(BaseModel):
@@ -49,6 +55,12 @@ class Routes:
         self._routes = [(r, r.compile(), h) for r, h in routes]
 
     def __call__(self, request: flask.Request) -> flask.Response:
+        response = self._respond(request)
+        for name, value in SECURITY_HEADERS.items():  # a handler's own header of a name wins
+            response.headers.setdefault(name, value)
+        return response
+
+    def _respond(self, request: flask.Request) -> flask.Response:
         try:
             settings = get_settings()
         except ValidationError:  # misconfigured: say so in the contract's shape, log why
@@ -86,6 +98,7 @@ class Routes:
         try:
             check_origin(request)
             allowed: list[str] = []
+            as_get: tuple[str, Handler, dict[str, str]] | None = None
             for route, regex, handler in self._routes:
                 match = regex.match(request.path)
                 if not match:
@@ -94,6 +107,12 @@ class Routes:
                 allowed.append(route.method)
                 if route.method == request.method:
                     return route_name, handler(request, **match.groupdict())
+                if route.method == "GET" and request.method == "HEAD" and as_get is None:
+                    as_get = (route.pattern, handler, match.groupdict())
+            if as_get is not None:  # HEAD is GET without the body; WSGI leaves the body out
+                route_name, handler, params = as_get
+                return route_name, handler(request, **params)
+            allowed = _with_head(allowed)
             if request.method == "OPTIONS" and allowed:
                 return route_name, preflight(allowed)
             if allowed:
@@ -178,9 +197,42 @@ def preflight(allowed: list[str]) -> flask.Response:
     return response
 
 
+def _with_head(methods: list[str]) -> list[str]:
+    """The methods, and HEAD wherever GET is allowed."""
+    return [*methods, "HEAD"] if "GET" in methods and "HEAD" not in methods else methods
+
+
 def _add_cors(request: flask.Request, response: flask.Response) -> None:
     origin = request.headers.get("Origin")
     if origin and origin.rstrip("/") in get_settings().allowed_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-Id"
         response.vary.add("Origin")
+
+
+def client_key(request: flask.Request) -> str:
+    """The caller's address: the socket's, or with proxies in front (Cloud Run's front end:
+    1), the address the outermost trusted proxy saw. Earlier entries of X-Forwarded-For are
+    the client's own claims and are ignored."""
+    hops = get_settings().proxy_hops
+    address = request.remote_addr or ""
+    if hops:
+        chain = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        chain = [a for a in chain if a]
+        if len(chain) >= hops:
+            address = chain[-hops]
+    return address_key(address)
+
+
+def address_key(address: str) -> str:
+    """The bucket key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber's
+    prefix: a host there has 2^64 addresses to rotate through)."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return f"ip:{address.strip()[:64]}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip6:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"

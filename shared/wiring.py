@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from shared.ai.resilience import CircuitBreaker
     from shared.bus import EventBus
     from shared.cache.responses import ResponseCache
-    from shared.chat.ratelimit import RateLimiter
+    from shared.chat.flights import Flights
+    from shared.chat.ratelimit import MemoryRateLimiter, RateLimiter
     from shared.chat.sessions import Sessions
     from shared.chat.turn import ChatTurns
     from shared.intent.router import IntentRouter
@@ -64,6 +65,24 @@ def get_sessions() -> Sessions:
 def get_rate_limiter() -> RateLimiter:
     limiter: RateLimiter = _once("rate_limiter", _build_rate_limiter)
     return limiter
+
+
+def get_read_limiter() -> RateLimiter:
+    """The buckets that reads (history, resume, delete, health) are charged to, per address."""
+    limiter: RateLimiter = _once("read_limiter", _build_read_limiter)
+    return limiter
+
+
+def get_route_limiter() -> MemoryRateLimiter:
+    """The intent function's per-address buckets (in memory: it holds no session key)."""
+    limiter: MemoryRateLimiter = _once("route_limiter", _build_route_limiter)
+    return limiter
+
+
+def get_flights() -> Flights:
+    """This instance's generations in flight: bounded, and shared by identical questions."""
+    flights: Flights = _once("flights", _build_flights)
+    return flights
 
 
 def get_response_cache() -> ResponseCache | None:
@@ -239,7 +258,8 @@ def _build_retriever() -> Retriever:
 
 
 def _build_sessions() -> Sessions:
-    from shared.chat.sessions import Sessions, session_key
+    from shared.chat.keys import session_key
+    from shared.chat.sessions import Sessions
 
     settings = get_settings()
     secret = settings.session_secret.get_secret_value() if settings.session_secret else None
@@ -247,6 +267,7 @@ def _build_sessions() -> Sessions:
         get_store(),
         session_key(secret, settings.local_dir),
         ttl_s=settings.session_ttl_s,
+        max_age_s=settings.session_max_age_s,
         message_ttl_s=settings.message_ttl_s,
         history_turns=settings.history_turns,
         history_chars=settings.history_chars,
@@ -260,6 +281,31 @@ def _build_rate_limiter() -> RateLimiter:
     # Bucket ids are keyed hashes: no address can be read back from them.
     salt = get_sessions().user_hash("rate-limit-salt")
     return RateLimiter(get_store(), settings.rate_limit_per_minute, salt=salt)
+
+
+def _build_read_limiter() -> RateLimiter:
+    from shared.chat.ratelimit import RateLimiter
+
+    settings = get_settings()
+    salt = get_sessions().user_hash("rate-limit-salt")
+    return RateLimiter(get_store(), settings.read_rate_limit_per_minute, salt=salt)
+
+
+def _build_route_limiter() -> MemoryRateLimiter:
+    from shared.chat.ratelimit import MemoryRateLimiter
+
+    return MemoryRateLimiter(get_settings().intent_rate_limit_per_minute)
+
+
+def _build_flights() -> Flights:
+    from shared.chat.flights import Flights
+
+    settings = get_settings()
+    return Flights(
+        max_in_flight=settings.max_generations_in_flight,
+        max_per_client=settings.max_generations_per_client,
+        wait_s=settings.model_timeout_s,
+    )
 
 
 def _build_response_cache() -> ResponseCache | None:
@@ -288,6 +334,7 @@ def _build_chat() -> ChatTurns:
         generator=get_generator(),
         embedder=get_embedder(),
         publisher=get_metrics_publisher(),
+        flights=get_flights(),
     )
 
 

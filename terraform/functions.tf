@@ -31,6 +31,7 @@ locals {
 
   # The settings every function is given; each module merges in only what is its own:
   # CORS_ALLOWED_ORIGINS for the three a browser may call, RATE_LIMIT_PER_MINUTE for chat,
+  # HEALTH_DETAILS (served only where IAM keeps the public out), INTENT_RATE_LIMIT_PER_MINUTE,
   # MAX_EVENT_AGE_S for the two event functions.
   common_env = {
     GOOGLE_CLOUD_PROJECT  = var.project_id
@@ -65,6 +66,7 @@ module "chat" {
   environment = merge(local.common_env, {
     CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
     RATE_LIMIT_PER_MINUTE = var.rate_limit_per_minute
+    HEALTH_DETAILS        = "off" # public: /health says ok or degraded, nothing more
   })
   secret_environment = {
     SESSION_SECRET = google_secret_manager_secret.secret["session_secret"].secret_id
@@ -111,7 +113,9 @@ module "intent" {
   service_account_email = google_service_account.function["intent"].email
 
   environment = merge(local.common_env, {
-    CORS_ALLOWED_ORIGINS = local.cors_allowed_origins
+    CORS_ALLOWED_ORIGINS         = local.cors_allowed_origins
+    HEALTH_DETAILS               = var.intent_public ? "off" : "on" # operators only: IAM
+    INTENT_RATE_LIMIT_PER_MINUTE = var.intent_rate_limit_per_minute
   })
   secret_environment = {
     GEMINI_API_KEY = local.gemini_api_key_secret
@@ -202,6 +206,7 @@ module "metrics" {
 
   environment = merge(local.common_env, {
     CORS_ALLOWED_ORIGINS = local.cors_allowed_origins
+    HEALTH_DETAILS       = var.metrics_public ? "off" : "on" # operators only: IAM
   })
   secret_environment = {}
 

@@ -245,6 +245,17 @@ variable "rate_limit_per_minute" {
   }
 }
 
+variable "intent_rate_limit_per_minute" {
+  type        = number
+  description = "POST /route calls per minute and client address, per instance of the intent function (INTENT_RATE_LIMIT_PER_MINUTE): each is an embedding call."
+  default     = 600
+
+  validation {
+    condition     = var.intent_rate_limit_per_minute >= 1 && var.intent_rate_limit_per_minute <= 100000
+    error_message = "intent_rate_limit_per_minute is between 1 and 100000."
+  }
+}
+
 variable "extra_environment" {
   type        = map(string)
   description = "More settings of .env.example for every function (e.g. CACHE_TTL_S, METRICS_SHARDS). Secrets never go here."

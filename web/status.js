@@ -1,4 +1,6 @@
-// Polls each function's /health and shows what it reports. Text only: nothing is parsed as HTML.
+// Polls each function's health and shows what it reports: the details where the function serves
+// them (the local stack; deployed functions only to operators), else the public status alone.
+// Text only: nothing is parsed as HTML.
 (function () {
   "use strict";
   const config = window.CYMBAL_CONFIG;
@@ -20,9 +22,12 @@
 
   async function probe(name, base) {
     try {
-      const response = await fetch(`${base}/health`, { headers: { Accept: "application/json" } });
+      const headers = { Accept: "application/json" };
+      let response = await fetch(`${base}/health/details`, { headers });
+      if (response.status === 404) response = await fetch(`${base}/health`, { headers });
       const report = await response.json();
-      return [name, report.status || "unknown", describe(report.checks)];
+      const checks = report.checks ? describe(report.checks) : "details are for operators";
+      return [name, report.status || "unknown", checks];
     } catch (error) {
       return [name, "unreachable", String(error.message || error)];
     }

@@ -4,8 +4,8 @@ import flask
 import functions_framework
 from pydantic import Field
 
-from shared import health, wiring
-from shared.httpapi import Inbound, Route, Routes, json_response, parse_body
+from shared import errors, health, wiring
+from shared.httpapi import Inbound, Route, Routes, client_key, json_response, parse_body
 
 MAX_QUERY_CHARS = 1000
 
@@ -16,6 +16,9 @@ class RouteRequest(Inbound):
 
 def _route(request: flask.Request) -> flask.Response:
     query = parse_body(request, RouteRequest).query
+    verdict = wiring.get_route_limiter().take([client_key(request)])  # an embedding call each
+    if not verdict.allowed:
+        raise errors.RateLimited(verdict.retry_after_s)
     decision = wiring.get_intent_router().route(query)
     return json_response(
         {
@@ -27,12 +30,26 @@ def _route(request: flask.Request) -> flask.Response:
     )
 
 
+def _checks() -> dict[str, health.Check]:
+    return {**health.basic_checks(), **health.model_checks(), "router": health.router_check}
+
+
 def _health(request: flask.Request) -> flask.Response:
-    checks = {**health.basic_checks(), **health.model_checks(), "router": health.router_check}
-    return json_response(health.report(checks))
+    return health.public_response(_checks())
 
 
-_routes = Routes("intent", [(Route("POST", "/route"), _route), (Route("GET", "/health"), _health)])
+def _health_details(request: flask.Request) -> flask.Response:
+    return health.details_response(_checks())
+
+
+_routes = Routes(
+    "intent",
+    [
+        (Route("POST", "/route"), _route),
+        (Route("GET", "/health"), _health),
+        (Route("GET", "/health/details"), _health_details),
+    ],
+)
 
 
 @functions_framework.http

@@ -26,11 +26,20 @@ def _summary(request: flask.Request) -> flask.Response:
 
 
 def _health(request: flask.Request) -> flask.Response:
-    return json_response(health.report(health.basic_checks()))
+    return health.public_response(health.basic_checks())
+
+
+def _health_details(request: flask.Request) -> flask.Response:
+    return health.details_response(health.basic_checks())
 
 
 _routes = Routes(
-    "metrics", [(Route("GET", "/summary"), _summary), (Route("GET", "/health"), _health)]
+    "metrics",
+    [
+        (Route("GET", "/summary"), _summary),
+        (Route("GET", "/health"), _health),
+        (Route("GET", "/health/details"), _health_details),
+    ],
 )
 
 

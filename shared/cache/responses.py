@@ -266,6 +266,10 @@ class ResponseCache:
         )
         return key
 
+    def forget(self, q: CacheQuery) -> None:
+        """Drop the entry of this question (its asker's session is gone)."""
+        self.store.delete(RESPONSE_CACHE, q.key)
+
     def _count_hit(self, key: str, entry: Mapping[str, Any]) -> None:
         self.hits.add(key, entry[EXPIRES_AT])
 

@@ -8,19 +8,28 @@ import contextvars
 import json
 import logging
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flask
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
 from shared import errors, health, wiring
-from shared.chat.ratelimit import address_key
+from shared.chat.sessions import MAX_PAGE, PAGE
 from shared.config import get_settings
-from shared.httpapi import Inbound, Route, Routes, json_response, parse_body
+from shared.httpapi import (
+    Inbound,
+    Route,
+    Routes,
+    client_key,
+    json_response,
+    parse_body,
+    parse_query,
+)
 
 log = logging.getLogger("shared.chat.api")
 MAX_USER_ID_CHARS = 256
+HEALTH_COST = 0.5  # a health check reads a little: half a read
 _INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-store",
@@ -61,7 +70,7 @@ def _create(request: flask.Request) -> flask.Response:
         body = parse_body(request, CreateSession)
     else:
         body = CreateSession()
-    _admit(["new-session:" + _client_key(request)])  # its own bucket: turns keep theirs
+    _admit(["new-session:" + client_key(request)])  # its own bucket: turns keep theirs
     sessions = wiring.get_sessions()
     session = sessions.create(body.user_id)
     return json_response(
@@ -74,30 +83,44 @@ def _create(request: flask.Request) -> flask.Response:
     )
 
 
+class HistoryQuery(Inbound):
+    limit: int = Field(PAGE, ge=1, le=MAX_PAGE)
+    before: AwareDatetime | None = None  # a page's `next`: the messages older than it
+
+
 def _get(request: flask.Request, session_id: str) -> flask.Response:
     sessions = wiring.get_sessions()
     sessions.authorize(session_id, request.headers.get("Authorization"))
+    query = parse_query(request, HistoryQuery)
+    _charge_read(request, 1 + (query.limit - 1) // PAGE)  # a page of up to PAGE messages: 1
     session = sessions.get(session_id)
-    return json_response(
-        {
-            "session_id": session.id,
-            "expires_at": _iso(session.expires_at),
-            "messages": [m.public() for m in sessions.messages(session_id)],
-        }
-    )
+    page, older = sessions.messages(session_id, limit=query.limit, before=query.before)
+    body = {
+        "session_id": session.id,
+        "expires_at": _iso(session.expires_at),
+        "messages": [m.public() for m in page],
+    }
+    if older is not None:  # more, older messages: ask again with ?before=<next>
+        body["next"] = _iso(older)
+    return json_response(body)
 
 
 def _resume(request: flask.Request, session_id: str) -> flask.Response:
     sessions = wiring.get_sessions()
     sessions.authorize(session_id, request.headers.get("Authorization"))
+    _charge_read(request, 1)
     session = sessions.resume(session_id)
     return json_response({"session_id": session.id, "expires_at": _iso(session.expires_at)})
 
 
 def _delete(request: flask.Request, session_id: str) -> flask.Response:
+    """The session and everything kept for it: its messages, its turn slot, its bucket (no
+    cache entry is ever keyed on a conversation or holds a personal question)."""
     sessions = wiring.get_sessions()
     sessions.authorize(session_id, request.headers.get("Authorization"))
+    _charge_read(request, 1)
     sessions.delete(session_id)
+    wiring.get_rate_limiter().forget([f"session:{session_id}"])
     return flask.Response(status=204)
 
 
@@ -114,15 +137,25 @@ def _message(request: flask.Request, session_id: str) -> flask.Response:
     session = sessions.get(session_id)
     # Per user: the session (its token proves who holds it; a user_id is only a claim, and
     # keying on it would let anyone spend someone else's bucket). Per client: the address.
-    _admit([f"session:{session.id}", _client_key(request)])
+    client = client_key(request)
+    _admit([f"session:{session.id}", client])
+    # One turn at a time per session: recording the turn gives the slot back.
+    lease = sessions.begin_turn(session.id, settings.turn_lease_s)
     chat = wiring.get_chat()
-    plan = chat.plan(session, text)
+    try:
+        plan = chat.plan(session, text, client)
+    except BaseException:
+        sessions.end_turn(session.id, lease)
+        raise
     if not stream:
         body: dict[str, Any] = {}
         for kind, value in chat.run(plan):
             if kind == "done":
                 body = value
         return json_response(body)
+
+    def unstarted() -> None:  # the reader left before the stream began: record it anyway
+        chat.abandon(plan)
 
     def events() -> Iterator[str]:
         turn = None
@@ -143,22 +176,37 @@ def _message(request: flask.Request, session_id: str) -> flask.Response:
 
     # The stream runs after this handler returns: it keeps the request's log context.
     return flask.Response(
-        _in_context(contextvars.copy_context(), events()),
+        _InContext(contextvars.copy_context(), events(), unstarted),
         mimetype="text/event-stream",
         headers=SSE_HEADERS,
     )
 
 
-def _in_context(ctx: contextvars.Context, chunks: Iterator[str]) -> Iterator[str]:
-    """The chunks, each produced inside `ctx`; closing this closes them."""
-    try:
-        while True:
-            try:
-                yield ctx.run(next, chunks)
-            except StopIteration:
-                return
-    finally:
-        ctx.run(getattr(chunks, "close", lambda: None))
+class _InContext:
+    """The chunks, each produced inside `ctx`. Closing it closes them, and calls `unstarted`
+    when the server closes it before asking for a single chunk (a generator asked for nothing
+    runs no `finally`)."""
+
+    def __init__(
+        self, ctx: contextvars.Context, chunks: Iterator[str], unstarted: Callable[[], None]
+    ) -> None:
+        self.ctx, self.chunks, self.unstarted = ctx, chunks, unstarted
+        self.started = self.closed = False
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        self.started = True
+        return self.ctx.run(next, self.chunks)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.ctx.run(getattr(self.chunks, "close", lambda: None))
+        if not self.started:
+            self.ctx.run(self.unstarted)
 
 
 def _sse(event: str, data: Any) -> str:
@@ -178,35 +226,37 @@ def _wants_stream(request: flask.Request) -> bool:
     return best == "text/event-stream"
 
 
-def _client_key(request: flask.Request) -> str:
-    """The caller's address: the socket's, or with proxies in front (Cloud Run's front end:
-    1), the address the outermost trusted proxy saw. Earlier entries of X-Forwarded-For are
-    the client's own claims and are ignored."""
-    hops = get_settings().proxy_hops
-    address = request.remote_addr or ""
-    if hops:
-        chain = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        chain = [a for a in chain if a]
-        if len(chain) >= hops:
-            address = chain[-hops]
-    return address_key(address)
-
-
 def _admit(keys: list[str]) -> None:
     verdict = wiring.get_rate_limiter().take(keys)
     if not verdict.allowed:
         raise errors.RateLimited(verdict.retry_after_s)
 
 
-def _health(request: flask.Request) -> flask.Response:
-    checks = {
+def _charge_read(request: flask.Request, cost: float) -> None:
+    """Reads cost too: charged to the address's read bucket, by what they cost the store."""
+    verdict = wiring.get_read_limiter().take(["read:" + client_key(request)], cost)
+    if not verdict.allowed:
+        raise errors.RateLimited(verdict.retry_after_s)
+
+
+def _checks() -> dict[str, health.Check]:
+    return {
         **health.basic_checks(),
         **health.model_checks(),
         "router": health.router_check,
         "catalog": health.catalog_check,
         "metrics_events": health.metrics_events_check,
+        "flights": lambda: wiring.get_flights().stats(),
     }
-    return json_response(health.report(checks))
+
+
+def _health(request: flask.Request) -> flask.Response:
+    _charge_read(request, HEALTH_COST)
+    return health.public_response(_checks())
+
+
+def _health_details(request: flask.Request) -> flask.Response:
+    return health.details_response(_checks())
 
 
 routes = Routes(
@@ -218,5 +268,6 @@ routes = Routes(
         (Route("POST", "/sessions/{session_id}/resume"), _resume),
         (Route("POST", "/sessions/{session_id}/messages"), _message),
         (Route("GET", "/health"), _health),
+        (Route("GET", "/health/details"), _health_details),
     ],
 )

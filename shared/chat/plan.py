@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ class Plan:
     top_score: float | None
     timings: dict[str, float] = field(default_factory=dict)
     error: TurnError | None = None  # what degraded the turn, for the turn event
+    release: Callable[[], None] = field(default=lambda: None, repr=False)  # its generation slot
 
     def meta(self) -> dict[str, Any]:
         return {

@@ -1,17 +1,20 @@
 """Token buckets in the store: every instance of the function shares them.
 
 A bucket holds up to `per_minute` tokens and refills continuously at `per_minute` a minute.
-A request takes one token from each of its buckets (the user's and the client address's) in
-one transaction, or none when any is empty: then it is refused with the time until a token
-is back. Buckets are keyed by a hash, so no address or user id is stored in clear.
+A request takes its cost (one token, or what the route charges: a page of history costs
+more than a health check) from each of its buckets (the user's and the client address's) in
+one transaction, or nothing when any holds less: then it is refused with the time until it
+would hold enough. Buckets are keyed by a hash, so no address or user id is stored in clear.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import math
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,26 +52,33 @@ class RateLimiter:
     def doc_id(self, key: str) -> str:
         return hmac.new(self._salt.encode(), key.encode(), hashlib.sha256).hexdigest()[:40]
 
-    def take(self, keys: Sequence[str]) -> Verdict:
-        """One token from each bucket named by `keys` ("user:<hash>", "ip:<address>"), or none."""
+    def take(self, keys: Sequence[str], cost: float = 1.0) -> Verdict:
+        """`cost` tokens from each bucket named by `keys` ("session:<id>", "ip:<address>"), or
+        none. A cost above the capacity is charged as the capacity (a full bucket pays it)."""
         ids = sorted({self.doc_id(k) for k in keys if k})
+        cost = min(max(cost, 0.0), self.capacity)
 
         def attempt(txn: Transaction) -> Verdict:
             now = self._clock()
             levels = {doc_id: self._level(txn.get(RATE_LIMITS, doc_id), now) for doc_id in ids}
-            short = [level for level in levels.values() if level < 1.0]
+            short = [level for level in levels.values() if level < cost]
             if short:
-                wait = max((1.0 - level) / self.rate_per_s for level in short)
+                wait = max((cost - level) / self.rate_per_s for level in short)
                 return Verdict(False, max(1, math.ceil(wait)), 0)
             for doc_id, level in levels.items():
-                txn.set(RATE_LIMITS, doc_id, self._bucket(level - 1.0, now))
-            remaining = min(levels.values(), default=self.capacity) - 1.0
+                txn.set(RATE_LIMITS, doc_id, self._bucket(level - cost, now))
+            remaining = min(levels.values(), default=self.capacity) - cost
             return Verdict(True, 0, int(remaining))
 
         if not ids:
             return Verdict(True, 0, int(self.capacity))
         verdict: Verdict = self.store.transaction(attempt)
         return verdict
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """Drop these buckets (a deleted session's): as if they had never been used."""
+        for key in keys:
+            self.store.delete(RATE_LIMITS, self.doc_id(key))
 
     def _level(self, data: dict[str, Any] | None, now: datetime) -> float:
         if data is None:
@@ -87,15 +97,44 @@ class RateLimiter:
         }
 
 
-def address_key(address: str) -> str:
-    """The bucket key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber's
-    prefix: a host there has 2^64 addresses to rotate through)."""
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return f"ip:{address.strip()[:64]}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return f"ip:{ip.ipv4_mapped}"
-        return f"ip6:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
-    return f"ip:{ip}"
+class MemoryRateLimiter:
+    """The same buckets in this instance's memory, for a function with no session key to name
+    buckets in the store by (the intent function): a bound per instance, holding no address
+    longer than its bucket takes to fill, and at most `max_keys` of them."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be at least 1")
+        self.capacity = float(per_minute)
+        self.rate_per_s = per_minute / 60.0
+        self.max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key: tokens, at
+
+    def take(self, keys: Sequence[str], cost: float = 1.0) -> Verdict:
+        cost = min(max(cost, 0.0), self.capacity)
+        with self._lock:
+            now = self._clock()
+            levels = {k: self._level(k, now) for k in set(keys) if k}
+            short = [level for level in levels.values() if level < cost]
+            if short:
+                wait = max((cost - level) / self.rate_per_s for level in short)
+                return Verdict(False, max(1, math.ceil(wait)), 0)
+            for key, level in levels.items():
+                self._buckets[key] = (level - cost, now)
+                self._buckets.move_to_end(key)
+            while len(self._buckets) > self.max_keys:  # the least recently used: near full
+                self._buckets.popitem(last=False)
+            remaining = min(levels.values(), default=self.capacity) - cost
+            return Verdict(True, 0, int(remaining))
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + max(0.0, now - at) * self.rate_per_s)

@@ -1,4 +1,5 @@
-"""Chat sessions: unguessable ids, signed tokens, a sliding TTL, and history kept bounded.
+"""Chat sessions: unguessable ids, signed tokens, a sliding TTL under an absolute lifetime,
+one turn at a time, and history kept bounded.
 
 A session document holds who owns it (a keyed hash, never the raw user id), its expiry and
 the recent turns the prompt sees, trimmed by count and by size so it never nears Firestore's
@@ -11,23 +12,32 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from shared import errors
 from shared.ai import Turn
-from shared.store import EXPIRES_AT, Order, Store, Transaction, Write, utc_now
+from shared.store import EXPIRES_AT, Filter, Order, Store, Transaction, Write, utc_now
 
 SESSIONS = "sessions"
 _TOKEN_PREFIX = "v1"  # noqa: S105 - a format version, not a secret
-_SECRET_FILE = "session_secret"  # noqa: S105 - a file name
-MAX_LISTED = 200  # messages GET /sessions/{id} returns at most (the most recent)
+_TURN, _TURN_UNTIL = "turn", "turn_until"  # the turn in flight, and when its slot frees itself
+PAGE = 50  # messages GET /sessions/{id} returns by default (the most recent)
+MAX_PAGE = 200  # ... and at most, with ?limit=
+TURN_RETRY_S = 2  # Retry-After for a second turn while one is being answered
+
+
+class TurnInProgress(errors.RateLimited):
+    """A session answers one message at a time."""
+
+    def __init__(self) -> None:
+        super().__init__(TURN_RETRY_S, "A reply in this conversation is still being written.")
+
+
 MAX_STORED_CHARS = 8000  # a stored reply is cut here (a model's answer is far shorter)
 
 
@@ -74,6 +84,7 @@ class Sessions:
         key: bytes,
         *,
         ttl_s: int = 3600,
+        max_age_s: int = 86_400,
         message_ttl_s: int = 86_400,
         history_turns: int = 8,
         history_chars: int = 6000,
@@ -84,6 +95,7 @@ class Sessions:
         self.store = store
         self._key = key
         self.ttl = timedelta(seconds=ttl_s)
+        self.max_age = timedelta(seconds=max_age_s)
         self.message_ttl = timedelta(seconds=message_ttl_s)
         self.history_turns = history_turns
         self.history_chars = history_chars
@@ -124,7 +136,7 @@ class Sessions:
             "user_hash": self.user_hash(user_id),
             "created_at": now,
             "updated_at": now,
-            EXPIRES_AT: now + self.ttl,
+            EXPIRES_AT: self._expiry(now, now),
             "turns": [],
         }
         if not self.store.create(SESSIONS, session_id, data):  # pragma: no cover - 2^-192
@@ -145,11 +157,48 @@ class Sessions:
             if data is None:
                 raise errors.NotFound("No such session, or it has expired.")
             now = self._clock()
-            data = {**data, "updated_at": now, EXPIRES_AT: now + self.ttl}
+            expires = self._expiry(data["created_at"], now)
+            data = {**data, "updated_at": now, EXPIRES_AT: max(expires, data[EXPIRES_AT])}
             txn.set(SESSIONS, session_id, data)
             return data
 
         return _session(session_id, self.store.transaction(extend))
+
+    def exists(self, session_id: str) -> bool:
+        return self.store.get(SESSIONS, session_id) is not None
+
+    def begin_turn(self, session_id: str, lease_s: float) -> str:
+        """Take the session's one turn slot for at most `lease_s` (a crashed turn's slot frees
+        itself): its id, which `record_turn` or `end_turn` gives back. TurnInProgress while
+        another turn holds it; NotFound when the session is gone."""
+        lease = secrets.token_hex(8)
+
+        def take(txn: Transaction) -> None:
+            data = txn.get(SESSIONS, session_id)
+            if data is None:
+                raise errors.NotFound("No such session, or it has expired.")
+            now = self._clock()
+            held = data.get(_TURN_UNTIL)
+            if isinstance(held, datetime) and held > now:
+                raise TurnInProgress()
+            txn.set(
+                SESSIONS,
+                session_id,
+                {**data, _TURN: lease, _TURN_UNTIL: now + timedelta(seconds=lease_s)},
+            )
+
+        self.store.transaction(take)
+        return lease
+
+    def end_turn(self, session_id: str, lease: str) -> None:
+        """Give the turn slot back (a turn that ended without being recorded)."""
+
+        def free(txn: Transaction) -> None:
+            data = txn.get(SESSIONS, session_id)
+            if data is not None and data.get(_TURN) == lease:
+                txn.set(SESSIONS, session_id, {**data, _TURN: None, _TURN_UNTIL: None})
+
+        self.store.transaction(free)
 
     def delete(self, session_id: str) -> None:
         """The session, then all its messages; 404 if it is already gone. The session goes
@@ -164,14 +213,20 @@ class Sessions:
                 break
             self.store.write_batch(Write("delete", collection, d.id) for d in docs)
 
-    def messages(self, session_id: str) -> list[Message]:
-        """The most recent messages, oldest first (expired ones are gone)."""
+    def messages(
+        self, session_id: str, *, limit: int = PAGE, before: datetime | None = None
+    ) -> tuple[list[Message], datetime | None]:
+        """A page of the most recent messages (older than `before`), oldest first, and the
+        cursor of the page before it (None: no older message). Expired ones are gone."""
+        where = [Filter("created_at", "<", before)] if before is not None else []
         docs = self.store.query(
             messages_of(session_id),
+            where=where,
             order_by=[Order("created_at", descending=True)],
-            limit=MAX_LISTED,
+            limit=limit + 1,
         )
-        return [_message(d.data) for d in reversed(docs)]
+        page = [_message(d.data) for d in reversed(docs[:limit])]
+        return page, page[0].created_at if len(docs) > limit and page else None
 
     def record_turn(
         self,
@@ -217,7 +272,9 @@ class Sessions:
                     **data,
                     "turns": self.window(turns),
                     "updated_at": now,
-                    EXPIRES_AT: now + self.ttl,
+                    EXPIRES_AT: max(self._expiry(data["created_at"], now), data[EXPIRES_AT]),
+                    _TURN: None,  # the turn is over: the session may take the next
+                    _TURN_UNTIL: None,
                 },
             )
             return True
@@ -242,6 +299,10 @@ class Sessions:
         while kept and kept[0]["role"] == "assistant":
             kept.pop(0)
         return kept
+
+    def _expiry(self, created_at: datetime, now: datetime) -> datetime:
+        """The sliding TTL, never past the session's absolute lifetime."""
+        return min(now + self.ttl, created_at + self.max_age)
 
     def _mac(self, purpose: bytes, message: bytes) -> str:
         digest = hmac.new(self._key, purpose + b"\x00" + message, hashlib.sha256).digest()
@@ -276,24 +337,3 @@ def _message(data: Mapping[str, Any]) -> Message:
         intent=data.get("intent"),
         sources=tuple(sources) if isinstance(sources, list) else None,
     )
-
-
-def session_key(secret: str | None, local_dir: str) -> bytes:
-    """The configured secret; without one (a laptop), a random key kept in `local_dir` so that
-    tokens survive a restart of the local stack. Deployed functions must set SESSION_SECRET
-    (the settings refuse to start without it)."""
-    if secret:
-        return secret.encode()
-    path = Path(local_dir) / _SECRET_FILE
-    try:
-        key = path.read_bytes().strip()
-        if len(key) >= 32:
-            return key
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key

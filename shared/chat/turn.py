@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.ai import ModelError, ModelUnavailable, Prompt, fallback
 from shared.ai.prompts import REFUSAL, SYSTEM, echoes_instructions
+from shared.cache.privacy import full_name, personal
 from shared.cache.responses import (
     CacheHit,
     CacheQuery,
@@ -23,9 +24,9 @@ from shared.cache.responses import (
     context_fingerprint,
     names_nothing,
 )
-from shared.chat.grounding import ungrounded
+from shared.chat.flights import Flights, Ticket
 from shared.chat.plan import Plan
-from shared.chat.report import log_turn, turn_event
+from shared.chat.record import Recorder
 from shared.chat.sources import SEARCHES, card, context_doc, relevant
 from shared.intent.router import Decision
 from shared.logs import fields
@@ -58,16 +59,21 @@ class ChatTurns:
         generator: TextGenerator,
         embedder: Embedder,
         publisher: TurnPublisher | None,
+        flights: Flights | None = None,
         clock: Any = utc_now,
     ) -> None:
         self.sessions, self.router, self.retriever = sessions, router, retriever
         self.cache, self.generator, self.embedder = cache, generator, embedder
         self.publisher = publisher
+        self.flights = flights
+        self.recorder = Recorder(sessions, cache, publisher, clock)
         self._clock = clock
 
     # --- before the model
 
-    def plan(self, session: Session, text: str) -> Plan:
+    def plan(self, session: Session, text: str, client: str = "") -> Plan:
+        """Everything before the model; raises Busy or ClientBusy (and holds nothing) when the
+        answer would need a generation this instance or this client may not start now."""
         started = time.perf_counter()
         asked_at = self._clock()
         timings: dict[str, float] = {}
@@ -87,17 +93,25 @@ class ChatTurns:
         hits = self._search(text, vector, decision)
         timings["search"] = _ms(mark)
         # A question that stands on its own is answered without the conversation, so that its
-        # answer (cached, maybe served to others) holds nothing private. One that leans on the
-        # conversation is keyed on exactly the window the model sees.
+        # answer (cached, maybe served to others) holds nothing private. Only such a question,
+        # and only one that says nothing about the asker, meets the shared cache: one that
+        # leans on the conversation would be keyed on a window that changes every turn.
         context = self._context(text, session, version)
         history = session.turns if context or self.cache is None else ()
         query = None
-        if vector is not None and version is not None:
-            query = CacheQuery(
-                text, vector, self.embedder.model_id, decision.intent, context, version
-            )
+        if (
+            vector is not None
+            and version is not None
+            and not context
+            and self._shareable(text, version)
+        ):
+            model = self.embedder.model_id
+            query = CacheQuery(text, vector, model, decision.intent, context, version)
         mark = time.perf_counter()
         hit = self._lookup(query, errors) if query is not None else None
+        ticket = None
+        if hit is None and self.flights is not None:
+            hit, ticket = self._take_off(query, client, errors)
         timings["cache"] = _ms(mark)
         prompt = Prompt(
             system=SYSTEM,
@@ -121,7 +135,22 @@ class ChatTurns:
             top_score=hits[0].score if hits else None,
             timings=timings,
             error=errors[0] if errors else None,
+            release=ticket.release if ticket is not None else _nothing,
         )
+
+    def _take_off(
+        self, query: CacheQuery | None, client: str, errors: list[TurnError]
+    ) -> tuple[CacheHit | None, Ticket | None]:
+        """A generation slot, leading the flight of the question's key; or, when the same
+        question is being answered right now, its answer from the cache once it lands."""
+        assert self.flights is not None
+        entered = self.flights.enter(client, query.key if query is not None else None)
+        if isinstance(entered, Ticket):
+            return None, entered
+        entered.wait(self.flights.wait_s)
+        assert query is not None
+        hit = self._lookup(query, errors)
+        return (hit, None) if hit is not None else (None, self.flights.solo(client))
 
     def _search(self, text: str, vector: np.ndarray | None, decision: Decision) -> list[SearchHit]:
         """The intent's searches, each kind's hits cut to those worth showing."""
@@ -142,6 +171,22 @@ class ChatTurns:
                 log.exception("guard unavailable")
                 vague = True
         return context_fingerprint(text, session.turns, names_nothing=vague)
+
+    def _shareable(self, text: str, version: int) -> bool:
+        """Whether the question may enter the shared cache: nothing about the asker in it, and
+        no full name the catalog does not know (a person, most likely). Unsure: no."""
+        reason: str | None = personal(text)
+        if reason is None and self.cache is not None:
+            try:
+                guard = self.cache.guard(version)
+                if full_name(text, lambda phrase: guard.details(phrase).others):
+                    reason = "name"
+            except Exception:
+                log.exception("guard unavailable")
+                reason = "unknown"
+        if reason is not None:
+            log.info("question kept out of the shared cache", extra=fields(why=reason))
+        return reason is None
 
     def _embed(
         self, text: str, timings: dict[str, float], errors: list[TurnError]
@@ -221,17 +266,23 @@ class ChatTurns:
                 parts.append(tail)
                 yield ("delta", tail)
             cacheable = answer.cacheable and stop is None
-            body = self._record(plan, "".join(parts), answer, mark, error, cacheable=cacheable)
+            body = self.recorder.record(
+                plan, "".join(parts), answer, mark, error, cacheable=cacheable
+            )
         except GeneratorExit:
             if body is None:
-                self._record(plan, "".join(parts), answer, mark, "client_closed", cacheable=False)
+                self.recorder.record(
+                    plan, "".join(parts), answer, mark, "client_closed", cacheable=False
+                )
             raise
         yield ("done", body)
 
     def abandon(self, plan: Plan) -> None:
         """The reader left before the answer started: the turn is still recorded."""
         nothing = fallback.Answer(iter(()))
-        self._record(plan, "", nothing, time.perf_counter(), "client_closed", cacheable=False)
+        self.recorder.record(
+            plan, "", nothing, time.perf_counter(), "client_closed", cacheable=False
+        )
 
     def _cached(self, plan: Plan) -> str | None:
         """The ladder's cache rung: a guarded neighbour a little further away than a normal
@@ -242,93 +293,9 @@ class ChatTurns:
         hit = self._lookup(plan.cache_query, [], relax=0.05)
         return hit.answer if hit is not None else None
 
-    # --- after the answer
 
-    def _record(
-        self,
-        plan: Plan,
-        reply: str,
-        answer: fallback.Answer,
-        mark: float,
-        error: TurnError | None,
-        *,
-        cacheable: bool,
-    ) -> dict[str, Any]:
-        """Persist, cache, publish and log the turn; returns the `done` event's body."""
-        plan.timings["generate"] = _ms(mark)
-        fell_back, error = _outcome(plan, answer, error)
-        if cacheable and plan.cache_hit is None and not self._grounded(plan, reply):
-            cacheable, error = False, error or "ungrounded"
-        mark = time.perf_counter()
-        persisted = self._persist(plan, reply)
-        stored = self._store(plan, reply) if cacheable else None
-        error = error or persisted or stored
-        plan.timings["persist"] = _ms(mark)
-        plan.timings["total"] = _ms(plan.started)
-        body = {
-            "reply": reply,
-            **plan.meta(),
-            "fallback": fell_back,
-            "timings_ms": dict(plan.timings),
-        }
-        self._publish(plan, body, error)
-        log_turn(plan, body, error, len(reply))
-        return body
-
-    def _grounded(self, plan: Plan, reply: str) -> bool:
-        """Whether the reply says only what its documents or the question back (else it is
-        shown but never cached: a lapse, or a planted link, is not repeated to others)."""
-        lapse = ungrounded(reply, plan.text, plan.prompt.context, self.cache, plan.catalog_version)
-        if lapse:
-            log.warning("reply not grounded in its sources", extra=fields(what=lapse))
-        return lapse is None
-
-    def _persist(self, plan: Plan, reply: str) -> TurnError | None:
-        """Both messages into the session; what went wrong, if anything."""
-        try:
-            recorded = self.sessions.record_turn(
-                plan.session.id,
-                plan.text,
-                reply,
-                intent=plan.decision.intent,
-                sources=plan.sources,
-                asked_at=plan.asked_at,
-            )
-        except Exception:  # the reader has the answer; the history is what is lost
-            log.exception("turn not persisted")
-            return "persist_failed"
-        return None if recorded else "session_gone"  # deleted or expired during the turn
-
-    def _store(self, plan: Plan, reply: str) -> TurnError | None:
-        """A model's complete, grounded answer into the cache; what went wrong, if anything."""
-        if self.cache is None or plan.cache_query is None or plan.cache_hit is not None:
-            return None
-        try:
-            self.cache.store_answer(plan.cache_query, answer=reply, sources=plan.sources)
-        except Exception:  # the reader has the answer; the next asker pays the model again
-            log.exception("answer not cached")
-            return "cache_failed"
-        return None
-
-    def _publish(self, plan: Plan, body: Mapping[str, Any], error: TurnError | None) -> None:
-        if self.publisher is None:
-            return
-        try:
-            self.publisher.publish(turn_event(plan, body, error, self._clock()).wire())
-        except Exception:  # never fail a turn over metrics
-            log.exception("metrics event not queued")
-
-
-def _outcome(
-    plan: Plan, answer: fallback.Answer, error: TurnError | None
-) -> tuple[str | None, TurnError | None]:
-    """The turn's fallback rung (None: the model's or the cache's answer) and its error."""
-    fell_back = None if plan.cache_hit is not None else answer.fallback
-    if error in ("model_stream_failed", "internal_error"):
-        fell_back = "apology"  # the model's start, then our apology for the rest
-    elif error is None and fell_back is not None:
-        error = "model_failed"
-    return fell_back, error
+def _nothing() -> None:
+    return None
 
 
 def _ms(start: float) -> float:

@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import subprocess
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def test_every_setting_a_deployed_function_requires_is_provided(terraform: Terra
         unresolved = {k: v for k, v in env.items() if "${" in v}
         assert set(env) - set(unresolved) or env, name
         values = {
-            **dict.fromkeys(unresolved, "x"),
+            **{k: stand_in(k) for k in unresolved},  # a condition's value: any it may take
             **{k: v for k, v in env.items() if k not in unresolved},
         }
         values.update(dict.fromkeys(secrets, "s" * 40))
@@ -174,6 +175,14 @@ def test_every_setting_a_deployed_function_requires_is_provided(terraform: Terra
             Settings()  # raises when a deployed function would refuse to start
         if body["entry_point"] == "chat":
             assert "SESSION_SECRET" in secrets
+
+
+def stand_in(name: str) -> str:
+    """A value for a setting Terraform computes (a condition, a resource's attribute): one of
+    its literals when the field has a fixed set, else any text."""
+    field = Settings.model_fields.get(name.lower())
+    choices = typing.get_args(field.annotation) if field is not None else ()
+    return str(choices[0]) if choices and all(isinstance(c, str) for c in choices) else "x"
 
 
 def checkov() -> str:

@@ -434,8 +434,13 @@ def test_a_turn_publishes_one_metrics_event_without_user_text(chat: Client) -> N
     assert event["intent"] == "PRODUCT_RAG" and event["result_count"] > 0
 
 
-def test_health_reports_every_check(chat: Client) -> None:
+def test_public_health_says_ok_and_nothing_else(chat: Client) -> None:
     r = chat.get("/health")
+    assert (r.status_code, r.get_json()) == (200, {"status": "ok"})
+
+
+def test_health_details_report_every_check(chat: Client) -> None:
+    r = chat.get("/health/details")
     assert r.status_code == 200
     body = r.get_json()
     assert body["status"] == "ok", body
@@ -448,7 +453,9 @@ def test_health_is_degraded_with_an_empty_catalog(
 ) -> None:
     monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "empty.sqlite3"))
     chat.reset_settings()
-    body = chat.get("/health").get_json()
+    r = chat.get("/health")
+    assert (r.status_code, r.get_json()) == (503, {"status": "degraded"})
+    body = chat.get("/health/details").get_json()
     assert body["status"] == "degraded" and body["checks"]["catalog"]["ok"] is False
 
 
@@ -564,11 +571,17 @@ def test_follow_ups_see_the_conversation_and_standalone_questions_do_not(chat: C
     s = chat.session()
     chat.turn(s, "recommend a fruity light roast")
     turns, session = wiring.get_chat(), wiring.get_sessions().get(s.id)
-    leaning = [q for q in FOLLOW_UPS if not turns.plan(session, q).context]
-    shared = [q for q in STANDALONE if turns.plan(session, q).context]
+
+    def plan(q: str) -> Any:
+        planned = turns.plan(session, q)
+        planned.release()  # planned only, never answered: give its generation slot back
+        return planned
+
+    leaning = [q for q in FOLLOW_UPS if not plan(q).context]
+    shared = [q for q in STANDALONE if plan(q).context]
     assert leaning == [] and shared == []
-    assert all(turns.plan(session, q).prompt.history == () for q in STANDALONE)
-    assert all(turns.plan(session, q).prompt.history for q in FOLLOW_UPS)
+    assert all(plan(q).prompt.history == () for q in STANDALONE)
+    assert all(plan(q).prompt.history for q in FOLLOW_UPS)
 
 
 def test_a_reader_leaving_after_meta_still_gets_the_turn_recorded(chat: Client) -> None:

@@ -139,7 +139,7 @@ def test_an_open_breaker_degrades_health_and_turns_still_answer(
     breaker = wiring.get_breaker("generator")
     for _ in range(breaker.threshold):
         breaker.record_failure()
-    health = chat.get("/health").get_json()
+    health = chat.get("/health/details").get_json()
     assert health["status"] == "degraded"
     assert health["checks"]["generator"]["circuit"]["state"] == "open"
     body = chat.turn(chat.session(), "Which shops do you have in Seattle?").get_json()

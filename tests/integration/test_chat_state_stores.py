@@ -58,7 +58,7 @@ def test_a_session_lives_slides_and_dies(store: Any, clock: Clock) -> None:
         assert sessions.record_turn(
             s.id, f"q{i}", f"a{i}", intent="PRODUCT_RAG", sources=[{"id": f"p{i}"}]
         )
-    listed = [m.public() for m in sessions.messages(s.id)]
+    listed = [m.public() for m in sessions.messages(s.id)[0]]
     assert [m["content"] for m in listed] == ["q0", "a0", "q1", "a1", "q2", "a2"]
     assert listed[-1]["sources"] == [{"id": "p2"}]
     assert [t.content for t in sessions.get(s.id).turns] == ["q1", "a1", "q2", "a2"]

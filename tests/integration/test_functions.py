@@ -41,11 +41,20 @@ def dead_letters() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", ["chat", "intent", "metrics"])
-def test_health_answers_json(name: str) -> None:
+def test_public_health_is_the_status_alone(name: str) -> None:
     r = function_client(name).get("/health")
+    # nothing is loaded here, and the chat has nothing to ground answers on
+    status = "degraded" if name == "chat" else "ok"
+    assert r.status_code == (503 if name == "chat" else 200) and r.mimetype == "application/json"
+    assert r.get_json() == {"status": status}
+
+
+@pytest.mark.parametrize("name", ["chat", "intent", "metrics"])
+def test_health_details_answer_json(name: str) -> None:
+    r = function_client(name).get("/health/details")
     assert r.status_code == 200 and r.mimetype == "application/json"
     report = r.get_json()
-    if name == "chat":  # nothing is loaded here, and the chat has nothing to ground answers on
+    if name == "chat":
         assert report["status"] == "degraded" and report["checks"]["catalog"]["ok"] is False
         assert [k for k, v in report["checks"].items() if not v["ok"]] == ["catalog"]
     else:
@@ -63,7 +72,8 @@ def test_health_reports_a_failing_store_as_degraded(monkeypatch: pytest.MonkeyPa
             raise StoreUnavailable("down")
 
     monkeypatch.setitem(wiring._instances, "store", DownStore())
-    report = function_client("chat").get("/health").get_json()
+    assert function_client("chat").get("/health").status_code == 503
+    report = function_client("chat").get("/health/details").get_json()
     assert report["status"] == "degraded" and report["checks"]["store"]["ok"] is False
 
 
@@ -247,7 +257,7 @@ def test_bad_records_are_dead_lettered_once_even_when_the_upsert_is_retried(
 
 
 def test_chat_health_names_the_models_and_their_circuits() -> None:
-    checks = function_client("chat").get("/health").get_json()["checks"]
+    checks = function_client("chat").get("/health/details").get_json()["checks"]
     assert checks["embedder"]["model"] == "all-MiniLM-L6-v2-int8@384"
     assert checks["generator"]["model"] == "offline-grounded-writer"
     assert checks["generator"]["circuit"] == {"state": "closed", "consecutive_failures": 0}
@@ -257,7 +267,9 @@ def test_an_open_circuit_makes_health_degraded() -> None:
     breaker = wiring.get_breaker("generator")
     for _ in range(breaker.threshold):
         breaker.record_failure()
-    report = function_client("chat").get("/health").get_json()
+    public = function_client("chat").get("/health")
+    assert (public.status_code, public.get_json()) == (503, {"status": "degraded"})
+    report = function_client("chat").get("/health/details").get_json()
     assert report["status"] == "degraded"
     assert report["checks"]["generator"]["circuit"]["state"] == "open"
 

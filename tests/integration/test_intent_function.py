@@ -61,7 +61,22 @@ def test_an_embedder_outage_is_a_503_not_a_500(client, monkeypatch: pytest.Monke
 
 
 def test_health_shows_the_exemplar_cache_once_loaded(client) -> None:  # type: ignore[no-untyped-def]
-    assert client.get("/health").get_json()["checks"]["router"]["loaded"] is False
+    assert client.get("/health/details").get_json()["checks"]["router"]["loaded"] is False
     client.post("/route", json={"query": "hello"})
-    router = client.get("/health").get_json()["checks"]["router"]
+    router = client.get("/health/details").get_json()["checks"]["router"]
     assert router["loaded"] and router["exemplars"] >= 75 and router["calibration_version"] >= 1
+
+
+def test_routes_are_charged_to_the_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.config import get_settings
+
+    monkeypatch.setenv("INTENT_RATE_LIMIT_PER_MINUTE", "3")
+    get_settings.cache_clear()
+    wiring.reset()
+    client = function_client("intent")
+    statuses = [client.post("/route", json={"query": "hi there"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = client.post("/route", json={"query": "hi there"})
+    assert refused.get_json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert client.get("/health").status_code == 200  # health is not charged here

@@ -24,14 +24,14 @@ def test_every_function_answers_under_one_port_and_stops_cleanly(stack: Stack) -
     base = stack.base
     deadline = time.monotonic() + 90
     for name in ("chat", "intent", "metrics"):
-        report = wait_json(f"{base}/{name}/health", lambda d: d["status"] == "ok", deadline)
+        report = wait_json(f"{base}/{name}/health/details", lambda d: d["status"] == "ok", deadline)
         assert report["checks"]["store"]["kind"] == "sqlite"
     expected = sample_counts()  # loaded through the bus and the real ingest function
     loaded = stack.wait_for_line("Catalog loaded:", deadline)
     assert f"{sum(expected.values())} records" in loaded
     ready = stack.wait_for_line("Ready:", deadline)  # what a new user opens
     assert f"chat at {base}/ " in ready and f"dashboard at {base}/dashboard.html" in ready
-    report = wait_json(f"{base}/chat/health", lambda d: True, deadline)
+    report = wait_json(f"{base}/chat/health/details", lambda d: True, deadline)
     assert report["checks"]["catalog"]["counts"] == expected
     assert set(expected) == {"products", "shops", "inventory", "documents"}
     status, body, kind = get(f"{base}/")
@@ -50,7 +50,7 @@ def test_a_restart_loads_the_catalog_again_and_duplicates_nothing(tmp_path: Path
         try:
             deadline = time.monotonic() + 90
             stack.wait_for_line("Catalog loaded:", deadline)
-            report = wait_json(f"{stack.base}/chat/health", lambda d: True, deadline)
+            report = wait_json(f"{stack.base}/chat/health/details", lambda d: True, deadline)
             versions.append(report["checks"]["catalog"])
             assert stack.stop() and stack.proc.returncode == 0
         finally:

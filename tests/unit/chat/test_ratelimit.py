@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from shared.chat.ratelimit import RATE_LIMITS, RateLimiter
+from shared.chat.ratelimit import RATE_LIMITS, MemoryRateLimiter, RateLimiter
 from shared.store.sqlite_store import SqliteStore
 from tests.fakes.clock import FakeClock as Clock
 
@@ -73,3 +73,36 @@ def test_concurrent_requests_never_take_more_than_the_capacity(tmp_path) -> None
         t.join()
     # 80 tries within well under a minute: 40 tokens, plus at most the trickle refilled.
     assert 40 <= sum(allowed) <= 42
+
+
+def test_a_request_can_cost_more_than_one_token() -> None:
+    clock = Clock()
+    limiter = RateLimiter(SqliteStore(clock=clock), 10, clock=clock)
+    assert limiter.take(["ip:1"], cost=4).remaining == 6
+    assert limiter.take(["ip:1"], cost=6).allowed
+    refused = limiter.take(["ip:1"], cost=0.5)
+    assert not refused.allowed and refused.retry_after_s == 3  # 0.5 token at 1 per 6 s
+    assert limiter.take(["ip:2"], cost=50).allowed  # above the capacity: a full bucket pays
+
+
+def test_a_forgotten_bucket_is_full_again_and_gone_from_the_store() -> None:
+    clock = Clock()
+    store = SqliteStore(clock=clock)
+    limiter = RateLimiter(store, 2, clock=clock)
+    limiter.take(["session:s1"], cost=2)
+    assert not limiter.take(["session:s1"]).allowed
+    limiter.forget(["session:s1"])
+    assert store.get(RATE_LIMITS, limiter.doc_id("session:s1")) is None
+    assert limiter.take(["session:s1"]).allowed
+
+
+def test_the_memory_limiter_keeps_the_same_buckets_in_memory() -> None:
+    now = [0.0]
+    limiter = MemoryRateLimiter(6, max_keys=2, clock=lambda: now[0])  # one token per 10 s
+    assert [limiter.take(["ip:a"]).allowed for _ in range(7)] == [True] * 6 + [False]
+    assert limiter.take(["ip:a"]).retry_after_s == 10
+    now[0] += 10
+    assert limiter.take(["ip:a"]).allowed and not limiter.take(["ip:a"]).allowed
+    limiter.take(["ip:b"])
+    limiter.take(["ip:c"])  # the third key: the least recently used (a) is dropped, full again
+    assert [limiter.take(["ip:a"]).allowed for _ in range(6)] == [True] * 6

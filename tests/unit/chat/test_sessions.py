@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shared import errors
-from shared.chat.sessions import SESSIONS, Sessions, messages_of, session_key
+from shared.chat.keys import session_key
+from shared.chat.sessions import SESSIONS, Sessions, TurnInProgress, messages_of
 from shared.store.sqlite_store import SqliteStore
 from tests.fakes.clock import FakeClock as Clock
 
@@ -93,7 +94,7 @@ def test_messages_come_back_in_order_with_intent_and_sources(
     sessions.record_turn(s.id, "q1", "a1", intent="PRODUCT_RAG", sources=sources)
     clock.now += timedelta(seconds=1)
     sessions.record_turn(s.id, "q2", "a2", intent="GENERAL_CONVERSATION", sources=[])
-    listed = [m.public() for m in sessions.messages(s.id)]
+    listed = [m.public() for m in sessions.messages(s.id)[0]]
     assert [m["content"] for m in listed] == ["q1", "a1", "q2", "a2"]
     assert listed[1]["intent"] == "PRODUCT_RAG" and listed[1]["sources"] == sources
     assert "intent" not in listed[0]
@@ -130,3 +131,70 @@ def test_a_local_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Sessions(SqliteStore(), b"short")
+
+
+# --- one turn at a time, and an absolute lifetime
+
+
+def test_a_session_takes_one_turn_at_a_time(sessions: Sessions, clock: Clock) -> None:
+    s = sessions.create(None)
+    lease = sessions.begin_turn(s.id, 120)
+    with pytest.raises(TurnInProgress) as refused:
+        sessions.begin_turn(s.id, 120)
+    assert refused.value.status == 429 and refused.value.headers()["Retry-After"] == "2"
+    assert sessions.record_turn(s.id, "hi", "hello", intent="GENERAL_CONVERSATION", sources=[])
+    second = sessions.begin_turn(s.id, 120)  # recording the turn gave the slot back
+    sessions.end_turn(s.id, lease)  # an old lease frees nothing
+    with pytest.raises(TurnInProgress):
+        sessions.begin_turn(s.id, 120)
+    sessions.end_turn(s.id, second)
+    sessions.begin_turn(s.id, 120)
+
+
+def test_a_turn_that_never_ends_frees_its_slot_after_the_lease(
+    sessions: Sessions, clock: Clock
+) -> None:
+    s = sessions.create(None)
+    sessions.begin_turn(s.id, 60)
+    clock.advance(seconds=59)
+    with pytest.raises(TurnInProgress):
+        sessions.begin_turn(s.id, 60)
+    clock.advance(seconds=2)
+    sessions.begin_turn(s.id, 60)
+
+
+def test_a_gone_session_takes_no_turn(sessions: Sessions) -> None:
+    s = sessions.create(None)
+    sessions.delete(s.id)
+    with pytest.raises(errors.NotFound):
+        sessions.begin_turn(s.id, 60)
+    assert not sessions.exists(s.id)
+
+
+def test_nothing_keeps_a_session_alive_past_its_lifetime(clock: Clock) -> None:
+    store = SqliteStore(clock=clock)
+    sessions = Sessions(store, KEY, ttl_s=3600, max_age_s=3 * 3600, clock=clock)
+    s = sessions.create(None)
+    end = s.created_at + timedelta(hours=3)
+    for _ in range(5):  # resumed and used every 50 minutes
+        clock.advance(minutes=50)
+        if sessions.exists(s.id):
+            assert sessions.resume(s.id).expires_at <= end
+            sessions.record_turn(s.id, "q", "a", intent="GENERAL_CONVERSATION", sources=[])
+            assert sessions.get(s.id).expires_at <= end
+    assert not sessions.exists(s.id)  # 4 h 10 after it began: gone
+    with pytest.raises(errors.NotFound):
+        sessions.resume(s.id)
+
+
+def test_history_comes_in_pages_newest_last(sessions: Sessions, clock: Clock) -> None:
+    s = sessions.create(None)
+    for i in range(5):
+        clock.advance(seconds=1)
+        sessions.record_turn(s.id, f"q{i}", f"a{i}", intent="GENERAL_CONVERSATION", sources=[])
+    page, older = sessions.messages(s.id, limit=4)
+    assert [m.content for m in page] == ["q3", "a3", "q4", "a4"] and older is not None
+    page, older = sessions.messages(s.id, limit=4, before=older)
+    assert [m.content for m in page] == ["q1", "a1", "q2", "a2"] and older is not None
+    page, older = sessions.messages(s.id, limit=4, before=older)
+    assert [m.content for m in page] == ["q0", "a0"] and older is None

@@ -1,0 +1,123 @@
+"""The chat's bounds through functions-framework: generations in flight per instance and per
+client, history pages, health details, and what a turn writes when its session goes."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import wiring
+from shared.cache.responses import RESPONSE_CACHE
+from shared.chat.sessions import messages_of
+from tests.integration.chat_support import Client
+
+
+def test_beyond_its_generations_in_flight_an_instance_answers_503(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_GENERATIONS_IN_FLIGHT", "1")
+    chat.reset_settings()
+    held = chat.turn(chat.session(), "recommend a dark roast", stream=True, buffered=False)
+    assert held.status_code == 200  # its answer is being written (never read here)
+    busy = chat.turn(chat.session(), "which shops have wifi")
+    assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 1
+    assert busy.get_json()["error"]["code"] == "unavailable"
+    held.close()  # the reader left before the first byte: the slot comes back
+    assert chat.turn(chat.session(), "which shops have wifi").status_code == 200
+
+
+def test_one_client_may_not_hold_every_generation(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_GENERATIONS_PER_CLIENT", "1")
+    monkeypatch.setenv("FORWARDED_HOPS", "1")
+    chat.reset_settings()
+    held = chat.turn(
+        chat.session(address="203.0.113.7"),
+        "recommend a dark roast",
+        stream=True,
+        buffered=False,
+        address="203.0.113.7",
+    )
+    again = chat.turn(chat.session(), "which shops have wifi", address="203.0.113.7")
+    assert again.status_code == 429 and again.get_json()["error"]["code"] == "rate_limited"
+    other = chat.turn(chat.session(), "which shops have wifi", address="198.51.100.4")
+    assert other.status_code == 200
+    held.close()
+
+
+def test_a_cache_hit_needs_no_generation_slot(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_GENERATIONS_IN_FLIGHT", "1")
+    chat.reset_settings()
+    assert chat.turn(chat.session(), "Recommend a fruity light roast").status_code == 200
+    held = chat.turn(chat.session(), "recommend a dark roast", stream=True, buffered=False)
+    hit = chat.turn(chat.session(), "recommend a fruity light roast").get_json()
+    assert hit["cached"] is True
+    held.close()
+
+
+def test_history_is_read_a_page_at_a_time(chat: Client) -> None:
+    s = chat.session()
+    for text in ("hello", "show me light roasts", "and dark roasts?"):
+        assert chat.turn(s, text).status_code == 200
+    whole = chat.get(f"/sessions/{s.id}", headers=s.auth).get_json()
+    assert len(whole["messages"]) == 6 and "next" not in whole
+    page = chat.get(f"/sessions/{s.id}?limit=4", headers=s.auth).get_json()
+    assert page["messages"] == whole["messages"][2:] and page["next"]
+    older = chat.get(
+        f"/sessions/{s.id}", query_string={"limit": 4, "before": page["next"]}, headers=s.auth
+    ).get_json()
+    assert older["messages"] == whole["messages"][:2] and "next" not in older
+    for bad in ("limit=0", "limit=201", "before=yesterday", "limit=2&limit=3", "x=1"):
+        r = chat.get(f"/sessions/{s.id}?{bad}", headers=s.auth)
+        assert r.status_code == 400, bad
+
+
+def test_health_details_are_not_served_where_they_are_turned_off(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_DETAILS", "off")
+    chat.reset_settings()
+    assert chat.get("/health/details").status_code == 404
+    assert chat.get("/health").get_json() == {"status": "ok"}
+
+
+def test_a_personal_question_is_answered_but_never_cached(chat: Client) -> None:
+    text = "My name is Carol Diaz and I'm pregnant: which decaf is safe?"
+    first = chat.turn(chat.session(), text).get_json()
+    second = chat.turn(chat.session(), text).get_json()
+    assert first["reply"] and first["cached"] is False and second["cached"] is False
+    entries = wiring.get_store().query(RESPONSE_CACHE)
+    assert [e.data["query"] for e in entries if "Carol" in e.data["query"]] == []
+
+
+def test_a_follow_up_is_never_written_to_the_shared_cache(chat: Client) -> None:
+    s = chat.session()
+    chat.turn(s, "recommend a fruity light roast")
+    chat.turn(s, "is it decaf?")
+    queries = [e.data["query"] for e in wiring.get_store().query(RESPONSE_CACHE)]
+    assert queries == ["recommend a fruity light roast"]
+
+
+def test_a_turn_whose_session_is_deleted_midway_writes_nothing(chat: Client) -> None:
+    s = chat.session()
+    r = chat.turn(s, "Recommend a fruity light roast", stream=True, buffered=False)
+    chunks = iter(r.response)
+    assert next(chunks).decode().startswith("event: meta")  # the turn is under way
+    assert chat.delete(f"/sessions/{s.id}", headers=s.auth).status_code == 204
+    rest = b"".join(chunks).decode()
+    assert "event: done" in rest  # the reader still gets its answer
+    store = wiring.get_store()
+    assert store.query(messages_of(s.id)) == [] and store.query(RESPONSE_CACHE) == []
+    again = chat.turn(chat.session(), "Recommend a fruity light roast").get_json()
+    assert again["cached"] is False
+
+
+def test_a_question_naming_a_person_is_never_cached(chat: Client) -> None:
+    text = "Does Carol Diaz work at the Seattle shop?"  # nothing else keeps it out
+    first = chat.turn(chat.session(), text).get_json()
+    assert (
+        first["cached"] is False and chat.turn(chat.session(), text).get_json()["cached"] is False
+    )
+    assert [e for e in wiring.get_store().query(RESPONSE_CACHE) if "Carol" in e.data["query"]] == []
