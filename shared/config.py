@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         description="POST /route per minute and client address, per instance of the intent "
         "function (each is an embedding call). Terraform sets a tighter one where it is public.",
     )
+    summary_rate_limit_per_minute: int = Field(
+        600,
+        ge=1,
+        le=1_000_000,
+        description="GET /summary per minute and client address, per instance of the metrics "
+        "function (a dashboard asks 6 a minute).",
+    )
     max_generations_in_flight: int = Field(
         64, ge=1, le=10_000, description="Per instance: answers being written at once; then 503."
     )

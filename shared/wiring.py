@@ -79,6 +79,12 @@ def get_route_limiter() -> MemoryRateLimiter:
     return limiter
 
 
+def get_summary_limiter() -> MemoryRateLimiter:
+    """The metrics function's per-address buckets for GET /summary (in memory, likewise)."""
+    limiter: MemoryRateLimiter = _once("summary_limiter", _build_summary_limiter)
+    return limiter
+
+
 def get_flights() -> Flights:
     """This instance's generations in flight: bounded, and shared by identical questions."""
     flights: Flights = _once("flights", _build_flights)
@@ -295,6 +301,12 @@ def _build_route_limiter() -> MemoryRateLimiter:
     from shared.chat.ratelimit import MemoryRateLimiter
 
     return MemoryRateLimiter(get_settings().intent_rate_limit_per_minute)
+
+
+def _build_summary_limiter() -> MemoryRateLimiter:
+    from shared.chat.ratelimit import MemoryRateLimiter
+
+    return MemoryRateLimiter(get_settings().summary_rate_limit_per_minute)
 
 
 def _build_flights() -> Flights:

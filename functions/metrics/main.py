@@ -9,7 +9,7 @@ from cloudevents.http import CloudEvent
 from pydantic import Field
 
 from shared import errors, health, wiring
-from shared.httpapi import Inbound, Route, Routes, json_response, parse_query
+from shared.httpapi import Inbound, Route, Routes, client_key, json_response, parse_query
 from shared.metrics.handler import handle_metrics_event
 from shared.metrics.summary import MAX_WINDOW_MINUTES
 
@@ -20,6 +20,9 @@ class SummaryQuery(Inbound):
 
 def _summary(request: flask.Request) -> flask.Response:
     minutes = int(parse_query(request, SummaryQuery).minutes)
+    verdict = wiring.get_summary_limiter().take([client_key(request)])
+    if not verdict.allowed:
+        raise errors.RateLimited(verdict.retry_after_s)
     if minutes > MAX_WINDOW_MINUTES:
         raise errors.BadRequest(f"minutes is at most {MAX_WINDOW_MINUTES}.")
     return json_response(wiring.get_summaries().get(minutes))

@@ -159,3 +159,15 @@ def test_after_n_chat_turns_the_summary_counts_exactly_n(chat: Client) -> None:
         expected[reply["intent"]] = expected.get(reply["intent"], 0) + 1
     assert body["by_intent"] == expected
     assert body["cache_hits"] == sum(r["cached"] for r in replies) == 2
+
+
+def test_summaries_are_charged_to_the_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.config import get_settings
+
+    monkeypatch.setenv("SUMMARY_RATE_LIMIT_PER_MINUTE", "2")
+    get_settings.cache_clear()
+    wiring.reset()
+    client = function_client("metrics")
+    statuses = [client.get(f"/summary?minutes={n}").status_code for n in (5, 60, 1440)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/health").status_code == 200
