@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared import errors
 
@@ -34,16 +35,30 @@ class ClientBusy(errors.RateLimited):
 
 
 @dataclass
-class _Flight:
+class Flight:
+    """One question being answered: its followers wait on `done`, then find the answer in the
+    cache, or in `answer` when it is complete but not to be cached (about the present moment:
+    asked at the same moment, it is still right)."""
+
     done: threading.Event = field(default_factory=threading.Event)
+    answer: tuple[str, list[dict[str, Any]]] | None = None
 
 
 @dataclass
 class Ticket:
-    """A generation admitted: release it (once) when the answer is recorded."""
+    """A generation admitted: `share` its complete answer with the flight's followers, then
+    `release` it (once) when the turn is recorded."""
 
     release: Callable[[], None]
-    leader: bool = False
+    flight: Flight | None = None
+
+    @property
+    def leader(self) -> bool:
+        return self.flight is not None
+
+    def share(self, answer: str, sources: list[dict[str, Any]]) -> None:
+        if self.flight is not None:
+            self.flight.answer = (answer, sources)
 
 
 class Flights:
@@ -56,17 +71,17 @@ class Flights:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._per_client: dict[str, int] = {}
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[str, Flight] = {}
 
-    def enter(self, client: str, key: str | None) -> Ticket | threading.Event:
+    def enter(self, client: str, key: str | None) -> Ticket | Flight:
         """A generation for `client`, leading the flight of `key`; or, when `key` is being
-        generated already, that flight's event to wait on (then look in the cache again, and
-        enter with no key to generate alone if the answer is not there). Busy or ClientBusy
+        generated already, that flight to wait on (then look in the cache again, and enter with
+        no key to generate alone if the answer is in neither). Busy or ClientBusy
         when a bound is reached."""
         with self._lock:
             flight = self._flights.get(key) if key is not None else None
             if flight is not None:
-                return flight.done
+                return flight
             if self._in_flight >= self.max_in_flight:
                 raise Busy()
             if self._per_client.get(client, 0) >= self.max_per_client:
@@ -74,8 +89,8 @@ class Flights:
             self._in_flight += 1
             self._per_client[client] = self._per_client.get(client, 0) + 1
             if key is not None:
-                flight = self._flights[key] = _Flight()
-        return Ticket(self._releaser(client, key, flight), leader=flight is not None)
+                flight = self._flights[key] = Flight()
+        return Ticket(self._releaser(client, key, flight), flight)
 
     def solo(self, client: str) -> Ticket:
         """A generation for `client` that leads no flight."""
@@ -83,7 +98,7 @@ class Flights:
         assert isinstance(ticket, Ticket)
         return ticket
 
-    def _releaser(self, client: str, key: str | None, flight: _Flight | None) -> Callable[[], None]:
+    def _releaser(self, client: str, key: str | None, flight: Flight | None) -> Callable[[], None]:
         released = False
 
         def release() -> None:

@@ -34,6 +34,10 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     error: TurnError | None = None  # what degraded the turn, for the turn event
     release: Callable[[], None] = field(default=lambda: None, repr=False)  # its generation slot
+    # a complete answer, for whoever asked the very same question at the same time
+    share: Callable[[str, list[dict[str, Any]]], None] = field(
+        default=lambda answer, sources: None, repr=False
+    )
 
     def meta(self) -> dict[str, Any]:
         return {

@@ -65,6 +65,8 @@ class Recorder:
         if cacheable and plan.cache_hit is None and not self._grounded(plan, reply):
             cacheable, error = False, error or "ungrounded"
         mark = time.perf_counter()
+        if cacheable and plan.cache_hit is None:
+            plan.share(reply, plan.sources)  # complete and grounded: the followers' answer too
         persisted = self._persist(plan, reply)
         # A session deleted during the turn gets nothing written on its behalf.
         stored = self._store(plan, reply) if cacheable and persisted != "session_gone" else None

@@ -136,6 +136,7 @@ class ChatTurns:
             timings=timings,
             error=errors[0] if errors else None,
             release=ticket.release if ticket is not None else _nothing,
+            share=ticket.share if ticket is not None else _share_nothing,
         )
 
     def _take_off(
@@ -147,9 +148,12 @@ class ChatTurns:
         entered = self.flights.enter(client, query.key if query is not None else None)
         if isinstance(entered, Ticket):
             return None, entered
-        entered.wait(self.flights.wait_s)
+        entered.done.wait(self.flights.wait_s)
         assert query is not None
         hit = self._lookup(query, errors)
+        if hit is None and entered.answer is not None:  # complete, asked at the same moment
+            answer, sources = entered.answer
+            hit = CacheHit(answer, sources, "exact", 1.0, query.key)
         return (hit, None) if hit is not None else (None, self.flights.solo(client))
 
     def _search(self, text: str, vector: np.ndarray | None, decision: Decision) -> list[SearchHit]:
@@ -295,6 +299,10 @@ class ChatTurns:
 
 
 def _nothing() -> None:
+    return None
+
+
+def _share_nothing(answer: str, sources: list[dict[str, Any]]) -> None:
     return None
 
 

@@ -71,11 +71,12 @@ class Target:
         assert r.status == 201, r.body
         return r.json()["session_id"], r.json()["token"]
 
-    def ask(self, sid: str, token: str, text: str, *, stream: bool = False) -> Reply:
+    def ask(
+        self, sid: str, token: str, text: str, *, stream: bool = False, source: str = "127.0.0.1"
+    ) -> Reply:
         accept = "text/event-stream" if stream else "application/json"
-        return self.call(
-            "POST", f"/chat/sessions/{sid}/messages", {"message": text}, token=token, accept=accept
-        )
+        path = f"/chat/sessions/{sid}/messages"
+        return self.call("POST", path, {"message": text}, token=token, accept=accept, source=source)
 
 
 @pytest.fixture(scope="module")

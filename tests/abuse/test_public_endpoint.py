@@ -126,6 +126,17 @@ def test_identical_questions_at_once_share_one_generation(target: Target) -> Non
     assert len({r.json()["reply"] for r in replies}) == 1
 
 
+def test_identical_questions_about_the_moment_share_one_generation_too(target: Target) -> None:
+    """Never cached (no cached answer knows when it is asked), yet asked at the same moment:
+    the first answer serves them all."""
+    sessions = [target.session() for _ in range(20)]
+    text = "Which shops are open right now in Portland"
+    replies = together(20, lambda i: target.ask(*sessions[i], text, source=f"127.0.1.{i}"))
+    assert {r.status for r in replies} == {200}
+    assert Counter(r.json()["cached"] for r in replies) == {False: 1, True: 19}
+    assert target.ask(*target.session(), text).json()["cached"] is False  # later: asked anew
+
+
 def test_reads_are_charged_to_the_address(target: Target) -> None:
     sid, token = target.session()
     attacker = "127.0.0.9"  # a client of its own: the others' buckets stay full

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from shared.chat.flights import Busy, ClientBusy, Flights, Ticket
+from shared.chat.flights import Busy, ClientBusy, Flight, Flights, Ticket
 
 
 def flights(**kw: int) -> Flights:
@@ -39,12 +39,13 @@ def test_the_same_question_at_once_waits_for_the_first_asker() -> None:
     leader = f.enter("a", "key-1")
     assert isinstance(leader, Ticket) and leader.leader
     follower = f.enter("b", "key-1")
-    assert isinstance(follower, threading.Event) and not follower.is_set()
+    assert isinstance(follower, Flight) and not follower.done.is_set()
     other = f.enter("b", "key-2")  # another question: its own generation
     assert isinstance(other, Ticket) and other.leader
     assert f.stats()["in_flight"] == 2  # the follower holds no generation while it waits
+    leader.share("the answer", [{"id": "p1"}])
     leader.release()
-    assert follower.is_set()
+    assert follower.done.is_set() and follower.answer == ("the answer", [{"id": "p1"}])
     again = f.enter("c", "key-1")  # the flight is over: the next asker leads anew
     assert isinstance(again, Ticket) and again.leader
 
@@ -54,9 +55,9 @@ def test_a_follower_wakes_when_the_leader_finishes() -> None:
     leader = f.enter("a", "k")
     assert isinstance(leader, Ticket)
     follower = f.enter("b", "k")
-    assert isinstance(follower, threading.Event)
+    assert isinstance(follower, Flight)
     woke = threading.Event()
-    threading.Thread(target=lambda: follower.wait(5) and woke.set(), daemon=True).start()
+    threading.Thread(target=lambda: follower.done.wait(5) and woke.set(), daemon=True).start()
     assert not woke.wait(0.05)
     leader.release()
     assert woke.wait(5)
