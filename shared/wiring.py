@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.config import get_settings
 
@@ -22,101 +23,87 @@ if TYPE_CHECKING:
     from shared.search.retrieval import Retriever
     from shared.store import Store
 
+T = TypeVar("T")
 _lock = threading.RLock()  # re-entrant: building one instance may need another
 _instances: dict[str, Any] = {}
 
 
 def get_store() -> Store:
-    store: Store = _once("store", _build_store)
-    return store
+    return _once("store", _build_store)
 
 
 def get_bus() -> EventBus:
-    bus: EventBus = _once("bus", _build_bus)
-    return bus
+    return _once("bus", _build_bus)
 
 
 def get_embedder() -> Embedder:
-    embedder: Embedder = _once("embedder", _build_embedder)
-    return embedder
+    return _once("embedder", _build_embedder)
 
 
 def get_generator() -> TextGenerator:
-    generator: TextGenerator = _once("generator", _build_generator)
-    return generator
+    return _once("generator", _build_generator)
 
 
 def get_intent_router() -> IntentRouter:
     """The intent router of this instance: exemplars from the store, embedded only if missing."""
-    router: IntentRouter = _once("router", _build_router)
-    return router
+    return _once("router", _build_router)
 
 
 def get_retriever() -> Retriever:
-    retriever: Retriever = _once("retriever", _build_retriever)
-    return retriever
+    return _once("retriever", _build_retriever)
 
 
 def get_sessions() -> Sessions:
-    sessions: Sessions = _once("sessions", _build_sessions)
-    return sessions
+    return _once("sessions", _build_sessions)
 
 
 def get_rate_limiter() -> RateLimiter:
-    limiter: RateLimiter = _once("rate_limiter", _build_rate_limiter)
-    return limiter
+    return _once("rate_limiter", _build_rate_limiter)
 
 
 def get_read_limiter() -> RateLimiter:
     """The buckets that reads (history, resume, delete, health) are charged to, per address."""
-    limiter: RateLimiter = _once("read_limiter", _build_read_limiter)
-    return limiter
+    return _once("read_limiter", _build_read_limiter)
 
 
 def get_route_limiter() -> MemoryRateLimiter:
     """The intent function's per-address buckets (in memory: it holds no session key)."""
-    limiter: MemoryRateLimiter = _once("route_limiter", _build_route_limiter)
-    return limiter
+    per_minute = get_settings().intent_rate_limit_per_minute
+    return _once("route_limiter", lambda: _memory_limiter(per_minute))
 
 
 def get_summary_limiter() -> MemoryRateLimiter:
     """The metrics function's per-address buckets for GET /summary (in memory, likewise)."""
-    limiter: MemoryRateLimiter = _once("summary_limiter", _build_summary_limiter)
-    return limiter
+    per_minute = get_settings().summary_rate_limit_per_minute
+    return _once("summary_limiter", lambda: _memory_limiter(per_minute))
 
 
 def get_flights() -> Flights:
     """This instance's generations in flight: bounded, and shared by identical questions."""
-    flights: Flights = _once("flights", _build_flights)
-    return flights
+    return _once("flights", _build_flights)
 
 
 def get_response_cache() -> ResponseCache | None:
     """None when CACHE_ENABLED is false."""
-    cache: ResponseCache | None = _once("response_cache", _build_response_cache)
-    return cache
+    return _once("response_cache", _build_response_cache)
 
 
 def get_metrics_publisher() -> TurnPublisher:
     """Per-turn metrics events, published from a bounded queue off the request path."""
-    publisher: TurnPublisher = _once("metrics_publisher", _build_metrics_publisher)
-    return publisher
+    return _once("metrics_publisher", _build_metrics_publisher)
 
 
 def get_summaries() -> Summaries:
-    summaries: Summaries = _once("summaries", _build_summaries)
-    return summaries
+    return _once("summaries", _build_summaries)
 
 
 def get_chat() -> ChatTurns:
-    chat: ChatTurns = _once("chat", _build_chat)
-    return chat
+    return _once("chat", _build_chat)
 
 
 def get_breaker(name: str) -> CircuitBreaker:
     """The circuit breaker of one dependency ("embedder", "generator"), shared by its callers."""
-    breaker: CircuitBreaker = _once(f"breaker:{name}", lambda: _build_breaker(name))
-    return breaker
+    return _once(f"breaker:{name}", lambda: _build_breaker(name))
 
 
 def peek(key: str) -> Any:
@@ -125,11 +112,12 @@ def peek(key: str) -> Any:
         return _instances.get(key)
 
 
-def _once(key: str, build: Any) -> Any:
+def _once(key: str, build: Callable[[], T]) -> T:
     with _lock:
         if key not in _instances:
             _instances[key] = build()
-        return _instances[key]
+        built: T = _instances[key]
+        return built
 
 
 def reset() -> None:
@@ -281,32 +269,25 @@ def _build_sessions() -> Sessions:
 
 
 def _build_rate_limiter() -> RateLimiter:
-    from shared.chat.ratelimit import RateLimiter
-
-    settings = get_settings()
-    # Bucket ids are keyed hashes: no address can be read back from them.
-    salt = get_sessions().user_hash("rate-limit-salt")
-    return RateLimiter(get_store(), settings.rate_limit_per_minute, salt=salt)
+    return _store_limiter(get_settings().rate_limit_per_minute)
 
 
 def _build_read_limiter() -> RateLimiter:
+    return _store_limiter(get_settings().read_rate_limit_per_minute)
+
+
+def _store_limiter(per_minute: int) -> RateLimiter:
     from shared.chat.ratelimit import RateLimiter
 
-    settings = get_settings()
+    # Bucket ids are keyed hashes: no address can be read back from them.
     salt = get_sessions().user_hash("rate-limit-salt")
-    return RateLimiter(get_store(), settings.read_rate_limit_per_minute, salt=salt)
+    return RateLimiter(get_store(), per_minute, salt=salt)
 
 
-def _build_route_limiter() -> MemoryRateLimiter:
+def _memory_limiter(per_minute: int) -> MemoryRateLimiter:
     from shared.chat.ratelimit import MemoryRateLimiter
 
-    return MemoryRateLimiter(get_settings().intent_rate_limit_per_minute)
-
-
-def _build_summary_limiter() -> MemoryRateLimiter:
-    from shared.chat.ratelimit import MemoryRateLimiter
-
-    return MemoryRateLimiter(get_settings().summary_rate_limit_per_minute)
+    return MemoryRateLimiter(per_minute)
 
 
 def _build_flights() -> Flights:
