@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         8, ge=1, le=10_000, description="Per instance and client address: the same; then 429."
     )
     turn_lease_s: int = Field(
-        120,
+        300,
         ge=10,
         le=3600,
         description="A session answers one message at a time; a turn that never ends frees "

@@ -119,7 +119,9 @@ class Routes:
                 raise errors.MethodNotAllowed(allowed)
             raise errors.NotFound(f"No route for {request.method} {request.path[:200]}.")
         except errors.AppError as e:
-            if e.status >= 500:
+            if e.status >= 500 and getattr(e, "expected", False):
+                log.warning("%s: %s", type(e).__name__, e.message)
+            elif e.status >= 500:
                 log.error("%s: %s", type(e).__name__, e.message, exc_info=True)
             return route_name, error_response(e)
         except Exception:

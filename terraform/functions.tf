@@ -67,6 +67,9 @@ module "chat" {
     CORS_ALLOWED_ORIGINS  = local.cors_allowed_origins
     RATE_LIMIT_PER_MINUTE = var.rate_limit_per_minute
     HEALTH_DETAILS        = "off" # public: /health says ok or degraded, nothing more
+    # Below the instance's concurrency, so that reads and cached answers still get through
+    # while the instance sheds new generations with a 503.
+    MAX_GENERATIONS_IN_FLIGHT = max(1, local.sizing["chat"].concurrency - 4)
   })
   secret_environment = {
     SESSION_SECRET = google_secret_manager_secret.secret["session_secret"].secret_id

@@ -20,11 +20,11 @@ from typing import Literal
 from shared.text import normalise
 
 Reason = Literal["asker", "health", "contact", "number", "name"]
-MAX_CHARS = 4000  # user text is data: only this much of it is ever inspected
+MAX_CHARS = 16_000  # the longest message the settings allow: all of it is read
 
 _ASKER = re.compile(
-    r"(?<![\w'])(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|we'd|we'll|us|our|ours"
-    r"|ourselves)(?![\w'])"
+    r"(?<![\w'])(i|i'm|im|i've|ive|i'd|i'll|me|my|mine|myself|we|we're|we've|weve|we'd|we'll"
+    r"|us|our|ours|ourselves)(?![\w'])"
 )
 # Request frames: a question's way of asking, which says nothing about the asker.
 _FRAMES = re.compile(
@@ -33,15 +33,15 @@ _FRAMES = re.compile(
     r"|surprise) (?:me|us)"
     r"|(?:can|could|may|should|shall|do|would|will|must|where can|where do|where should"
     r"|how can|how do|how should|what can|what should|which should) (?:i|we)"
-    r"|(?:i'm|i am|we're|we are) (?:looking|searching|shopping|trying|hoping|interested|after)"
+    r"|(?:i'm|im|i am|we're|we are) (?:looking|searching|shopping|trying|hoping|interested|after)"
     r"|(?:i'd|i would|we'd|we would) (?:like|love|prefer|want|need)"
     r"|(?:i|we) (?:want|need|like|love|prefer|enjoy|wonder|was wondering|were wondering)"
-    r"|(?:i'm|we're) wondering|let's|(?:for|to|with) (?:me|us)"
+    r"|(?:i'm|im|we're) wondering|let's|lets|(?:for|to|with) (?:me|us)"
     r")(?![\w'])"
 )
 _HEALTH = re.compile(
     r"(?<![\w'])(?:pregnan\w*|breastfeed\w*|nursing|allerg\w*|intoleran\w*|celiac|coeliac"
-    r"|diabet\w*|medication\w*|prescri\w*|doctor\w*|heart (?:condition|problem|disease)\w*"
+    r"|diabet\w*|medication\w*|prescri\w*|doctor\w*|heart \w+|murmurs?"
     r"|blood pressure|hypertension|cholesterol|anxiety|depress(?:ed|ion)|insomnia|migraines?"
     r"|illness\w*|diseases?|surgery|cancer|sick|symptoms?|diagnos\w*|therapy|adhd|autis\w*"
     r"|epilep\w*|asthma|arrhythmia|palpitations?|reflux|ibs|kidney|liver)(?![\w'])"

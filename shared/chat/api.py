@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import flask
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from shared import errors, health, wiring
-from shared.chat.sessions import MAX_PAGE, PAGE
+from shared.chat.sessions import MAX_PAGE, PAGE, READ_PAGE
 from shared.config import get_settings
 from shared.httpapi import (
     Inbound,
@@ -84,6 +84,8 @@ def _create(request: flask.Request) -> flask.Response:
 
 
 class HistoryQuery(Inbound):
+    model_config = ConfigDict(extra="ignore")  # a cache buster (?_=123) is not an error
+
     limit: int = Field(PAGE, ge=1, le=MAX_PAGE)
     before: AwareDatetime | None = None  # a page's `next`: the messages older than it
 
@@ -92,7 +94,7 @@ def _get(request: flask.Request, session_id: str) -> flask.Response:
     sessions = wiring.get_sessions()
     sessions.authorize(session_id, request.headers.get("Authorization"))
     query = parse_query(request, HistoryQuery)
-    _charge_read(request, 1 + (query.limit - 1) // PAGE)  # a page of up to PAGE messages: 1
+    _charge_read(request, 1 + (query.limit - 1) // READ_PAGE)  # READ_PAGE messages: 1 token
     session = sessions.get(session_id)
     page, older = sessions.messages(session_id, limit=query.limit, before=query.before)
     body = {
@@ -118,8 +120,7 @@ def _delete(request: flask.Request, session_id: str) -> flask.Response:
     cache entry is ever keyed on a conversation or holds a personal question)."""
     sessions = wiring.get_sessions()
     sessions.authorize(session_id, request.headers.get("Authorization"))
-    _charge_read(request, 1)
-    sessions.delete(session_id)
+    sessions.delete(session_id)  # never refused for cost: the token proves the right to erase
     wiring.get_rate_limiter().forget([f"session:{session_id}"])
     return flask.Response(status=204)
 
@@ -140,13 +141,18 @@ def _message(request: flask.Request, session_id: str) -> flask.Response:
     client = client_key(request)
     _admit([f"session:{session.id}", client])
     # One turn at a time per session: recording the turn gives the slot back.
-    lease = sessions.begin_turn(session.id, settings.turn_lease_s)
+    try:
+        lease = sessions.begin_turn(session.id, settings.turn_lease_s)
+    except errors.NotFound:  # deleted since it was read: leave no bucket behind either
+        wiring.get_rate_limiter().forget([f"session:{session.id}"])
+        raise
     chat = wiring.get_chat()
     try:
         plan = chat.plan(session, text, client)
     except BaseException:
         sessions.end_turn(session.id, lease)
         raise
+    plan.lease = lease
     if not stream:
         body: dict[str, Any] = {}
         for kind, value in chat.run(plan):

@@ -18,13 +18,12 @@ from typing import Any
 
 from shared import errors
 
-BUSY_RETRY_S = 5
-
 
 class Busy(errors.ServiceUnavailable):
-    """The instance is writing as many answers as it may: come back shortly."""
+    """The instance is writing as many answers as it may: come back shortly (load shed on
+    purpose: logged as a warning, not as a failure)."""
 
-    public_message = "We are answering many questions right now; try again in a few seconds."
+    expected = True
 
 
 class ClientBusy(errors.RateLimited):

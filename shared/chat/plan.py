@@ -34,6 +34,7 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     error: TurnError | None = None  # what degraded the turn, for the turn event
     release: Callable[[], None] = field(default=lambda: None, repr=False)  # its generation slot
+    lease: str | None = None  # the session's turn slot this turn holds (api.py takes it)
     # a complete answer, for whoever asked the very same question at the same time
     share: Callable[[str, list[dict[str, Any]]], None] = field(
         default=lambda answer, sources: None, repr=False

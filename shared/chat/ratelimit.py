@@ -130,8 +130,12 @@ class MemoryRateLimiter:
             for key, level in levels.items():
                 self._buckets[key] = (level - cost, now)
                 self._buckets.move_to_end(key)
-            while len(self._buckets) > self.max_keys:  # the least recently used: near full
-                self._buckets.popitem(last=False)
+            while self._buckets:  # the least recently used first: full again, or too many
+                oldest, (tokens, at) = next(iter(self._buckets.items()))
+                full = tokens + (now - at) * self.rate_per_s >= self.capacity
+                if not full and len(self._buckets) <= self.max_keys:
+                    break
+                del self._buckets[oldest]
             remaining = min(levels.values(), default=self.capacity) - cost
             return Verdict(True, 0, int(remaining))
 

@@ -44,11 +44,23 @@ class Recorder:
         *,
         cacheable: bool,
     ) -> dict[str, Any]:
-        """Persist, cache, publish and log the turn; returns the `done` event's body."""
+        """Persist, cache, publish and log the turn; returns the `done` event's body. Whatever
+        happens, the turn's generation slot and its session's turn slot are given back."""
         try:
             return self._finish(plan, reply, answer, mark, error, cacheable=cacheable)
         finally:
             plan.release()  # the generation slot, and the flight its followers wait on
+            self._end_turn(plan)
+
+    def _end_turn(self, plan: Plan) -> None:
+        """The session's turn slot, if recording did not give it back (a failed write, a bug)."""
+        if plan.lease is None:
+            return
+        lease, plan.lease = plan.lease, None
+        try:
+            self.sessions.end_turn(plan.session.id, lease)
+        except Exception:  # the slot frees itself at TURN_LEASE_S
+            log.warning("turn slot not given back", exc_info=True)
 
     def _finish(
         self,
@@ -101,10 +113,13 @@ class Recorder:
                 intent=plan.decision.intent,
                 sources=plan.sources,
                 asked_at=plan.asked_at,
+                lease=plan.lease,
             )
         except Exception:  # the reader has the answer; the history is what is lost
             log.exception("turn not persisted")
             return "persist_failed"
+        if recorded:
+            plan.lease = None  # given back in the same write
         return None if recorded else "session_gone"  # deleted or expired during the turn
 
     def _store(self, plan: Plan, reply: str) -> TurnError | None:

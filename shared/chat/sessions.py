@@ -26,8 +26,9 @@ from shared.store import EXPIRES_AT, Filter, Order, Store, Transaction, Write, u
 SESSIONS = "sessions"
 _TOKEN_PREFIX = "v1"  # noqa: S105 - a format version, not a secret
 _TURN, _TURN_UNTIL = "turn", "turn_until"  # the turn in flight, and when its slot frees itself
-PAGE = 50  # messages GET /sessions/{id} returns by default (the most recent)
+PAGE = 200  # messages GET /sessions/{id} returns by default (the most recent), as before
 MAX_PAGE = 200  # ... and at most, with ?limit=
+READ_PAGE = 50  # messages one read token pays for
 TURN_RETRY_S = 2  # Retry-After for a second turn while one is being answered
 
 
@@ -237,9 +238,11 @@ class Sessions:
         intent: str,
         sources: Sequence[Mapping[str, Any]],
         asked_at: datetime | None = None,
+        lease: str | None = None,
     ) -> bool:
-        """Both messages and the session's new window and expiry, in one transaction. False
-        (and nothing written) when the session was deleted or expired meanwhile."""
+        """Both messages and the session's new window and expiry, in one transaction, giving
+        back the turn slot `lease` (only if it is still this turn's). False (and nothing
+        written) when the session was deleted or expired meanwhile."""
         now = self._clock()
         asked = min(asked_at or now, now - timedelta(microseconds=1))  # the question sorts first
         stamp = time.time_ns()
@@ -251,6 +254,7 @@ class Sessions:
             if data is None:
                 return False
             turns = [*data.get("turns", []), _turn("user", user_text), _turn("assistant", reply)]
+            slot = {_TURN: None, _TURN_UNTIL: None} if lease and data.get(_TURN) == lease else {}
             txn.set(
                 collection,
                 f"{stamp:020d}-0",
@@ -273,8 +277,7 @@ class Sessions:
                     "turns": self.window(turns),
                     "updated_at": now,
                     EXPIRES_AT: max(self._expiry(data["created_at"], now), data[EXPIRES_AT]),
-                    _TURN: None,  # the turn is over: the session may take the next
-                    _TURN_UNTIL: None,
+                    **slot,  # the turn is over: the session may take the next
                 },
             )
             return True

@@ -189,7 +189,7 @@ class ChatTurns:
                 log.exception("guard unavailable")
                 reason = "unknown"
         if reason is not None:
-            log.info("question kept out of the shared cache", extra=fields(why=reason))
+            log.debug("question kept out of the shared cache", extra=fields(why=reason))
         return reason is None
 
     def _embed(
@@ -263,7 +263,7 @@ class ChatTurns:
                 stop, error = "cut", "internal_error"
                 log.exception("answer failed")
             finally:
-                answer.close()  # ends the model's stream: at the end, on a break, on a leave
+                _close(answer)  # ends the model's stream: at the end, on a break, on a leave
             tail = _TAILS.get(stop or "", "")
             if tail:
                 tail = ("\n\n" if parts else "") + tail
@@ -277,6 +277,13 @@ class ChatTurns:
             if body is None:
                 self.recorder.record(
                     plan, "".join(parts), answer, mark, "client_closed", cacheable=False
+                )
+            raise
+        except BaseException:  # a bug past the stream: the turn is still recorded, once
+            if body is None:
+                log.exception("turn failed")
+                self.recorder.record(
+                    plan, "".join(parts), answer, mark, "internal_error", cacheable=False
                 )
             raise
         yield ("done", body)
@@ -296,6 +303,13 @@ class ChatTurns:
             return None
         hit = self._lookup(plan.cache_query, [], relax=0.05)
         return hit.answer if hit is not None else None
+
+
+def _close(answer: fallback.Answer) -> None:
+    try:
+        answer.close()
+    except Exception:  # a stream that fails to close must not lose the turn
+        log.warning("model stream did not close cleanly", exc_info=True)
 
 
 def _nothing() -> None:

@@ -178,9 +178,11 @@ def test_every_setting_a_deployed_function_requires_is_provided(terraform: Terra
 
 
 def stand_in(name: str) -> str:
-    """A value for a setting Terraform computes (a condition, a resource's attribute): one of
-    its literals when the field has a fixed set, else any text."""
+    """A value for a setting Terraform computes (a condition, an expression, a resource's
+    attribute): a number for a number, one of its literals for a fixed set, else any text."""
     field = Settings.model_fields.get(name.lower())
+    if field is not None and field.annotation is int:
+        return "1"
     choices = typing.get_args(field.annotation) if field is not None else ()
     return str(choices[0]) if choices and all(isinstance(c, str) for c in choices) else "x"
 

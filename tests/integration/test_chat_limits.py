@@ -3,11 +3,15 @@ client, history pages, health details, and what a turn writes when its session g
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from shared import wiring
+from shared.ai import ModelError
 from shared.cache.responses import RESPONSE_CACHE
 from shared.chat.sessions import messages_of
+from shared.store import StoreUnavailable
 from tests.integration.chat_support import Client
 
 
@@ -69,9 +73,11 @@ def test_history_is_read_a_page_at_a_time(chat: Client) -> None:
         f"/sessions/{s.id}", query_string={"limit": 4, "before": page["next"]}, headers=s.auth
     ).get_json()
     assert older["messages"] == whole["messages"][:2] and "next" not in older
-    for bad in ("limit=0", "limit=201", "before=yesterday", "limit=2&limit=3", "x=1"):
+    for bad in ("limit=0", "limit=201", "before=yesterday", "limit=2&limit=3"):
         r = chat.get(f"/sessions/{s.id}?{bad}", headers=s.auth)
         assert r.status_code == 400, bad
+    busted = chat.get(f"/sessions/{s.id}?_=1733500000", headers=s.auth)  # a cache buster
+    assert busted.status_code == 200 and busted.get_json() == whole
 
 
 def test_health_details_are_not_served_where_they_are_turned_off(
@@ -121,3 +127,43 @@ def test_a_question_naming_a_person_is_never_cached(chat: Client) -> None:
         first["cached"] is False and chat.turn(chat.session(), text).get_json()["cached"] is False
     )
     assert [e for e in wiring.get_store().query(RESPONSE_CACHE) if "Carol" in e.data["query"]] == []
+
+
+def test_a_failed_history_write_still_gives_the_session_its_turn_back(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = wiring.get_sessions()
+    real = sessions.record_turn
+    calls = []
+
+    def flaky(*args: Any, **kw: Any) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreUnavailable("a transaction deadline")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(sessions, "record_turn", flaky)
+    s = chat.session()
+    assert chat.turn(s, "recommend a dark roast").status_code == 200  # answered, not recorded
+    assert chat.turn(s, "and a light one?").status_code == 200  # not 429: the slot came back
+
+
+def test_a_model_stream_that_fails_to_close_loses_no_slot(chat: Client) -> None:
+    inner = wiring.get_generator().inner  # type: ignore[attr-defined]
+    real_stream = inner.stream
+
+    def stream(prompt: Any) -> Any:
+        try:
+            yield from real_stream(prompt)
+        finally:
+            raise ModelError("the stream broke while closing")
+
+    inner.stream = stream
+    s = chat.session()
+    r = chat.turn(s, "recommend a dark roast", stream=True, buffered=False)
+    chunks = iter(r.response)
+    next(chunks), next(chunks)  # meta, then the first words
+    r.close()  # the reader leaves; closing the model's stream raises
+    inner.stream = real_stream
+    assert wiring.get_flights().stats() == {"in_flight": 0, "clients": 0, "keys": 0}
+    assert chat.turn(s, "and a light one?").status_code == 200

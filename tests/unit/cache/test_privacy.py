@@ -49,9 +49,21 @@ def test_a_question_that_only_asks_is_not(text: str) -> None:
     assert personal(text) is None
 
 
-def test_only_the_first_characters_are_read() -> None:
-    assert personal("x" * 5000 + " my name is Carol") is None
-    assert personal("my name is Carol " + "x" * 5000) == "asker"
+def test_the_whole_message_is_read() -> None:
+    assert personal("x " * 7000 + " my name is Carol") == "asker"  # 14,000 characters in
+    assert personal("x " * 8100 + " my name is Carol") is None  # past any message's length
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Im vegan and live in Ballard, which dark roast?",
+        "ive got a heart murmur so which decaf",
+        "weve just moved here, what do you suggest",
+    ],
+)
+def test_asker_words_without_their_apostrophe_are_personal_too(text: str) -> None:
+    assert personal(text) is not None
 
 
 def test_a_full_name_the_catalog_does_not_know_is_personal() -> None:

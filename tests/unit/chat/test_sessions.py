@@ -142,13 +142,27 @@ def test_a_session_takes_one_turn_at_a_time(sessions: Sessions, clock: Clock) ->
     with pytest.raises(TurnInProgress) as refused:
         sessions.begin_turn(s.id, 120)
     assert refused.value.status == 429 and refused.value.headers()["Retry-After"] == "2"
-    assert sessions.record_turn(s.id, "hi", "hello", intent="GENERAL_CONVERSATION", sources=[])
+    assert sessions.record_turn(
+        s.id, "hi", "hello", intent="GENERAL_CONVERSATION", sources=[], lease=lease
+    )
     second = sessions.begin_turn(s.id, 120)  # recording the turn gave the slot back
     sessions.end_turn(s.id, lease)  # an old lease frees nothing
     with pytest.raises(TurnInProgress):
         sessions.begin_turn(s.id, 120)
     sessions.end_turn(s.id, second)
     sessions.begin_turn(s.id, 120)
+
+
+def test_a_turn_past_its_lease_cannot_free_the_next_turns_slot(
+    sessions: Sessions, clock: Clock
+) -> None:
+    s = sessions.create(None)
+    slow = sessions.begin_turn(s.id, 60)
+    clock.advance(seconds=61)
+    sessions.begin_turn(s.id, 60)  # the slow turn's slot lapsed: the next one took it
+    sessions.record_turn(s.id, "q", "a", intent="GENERAL_CONVERSATION", sources=[], lease=slow)
+    with pytest.raises(TurnInProgress):  # the slow one recorded, but the slot is not its own
+        sessions.begin_turn(s.id, 60)
 
 
 def test_a_turn_that_never_ends_frees_its_slot_after_the_lease(
