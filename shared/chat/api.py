@@ -135,16 +135,15 @@ def _message(request: flask.Request, session_id: str) -> flask.Response:
         raise errors.PayloadTooLarge(
             f"A message is at most {settings.max_message_chars} characters."
         )
-    session = sessions.get(session_id)
     # Per user: the session (its token proves who holds it; a user_id is only a claim, and
     # keying on it would let anyone spend someone else's bucket). Per client: the address.
     client = client_key(request)
-    _admit([f"session:{session.id}", client])
-    # One turn at a time per session: recording the turn gives the slot back.
+    _admit([f"session:{session_id}", client])
+    # One turn at a time per session (read with it): recording the turn gives the slot back.
     try:
-        lease = sessions.begin_turn(session.id, settings.turn_lease_s)
-    except errors.NotFound:  # deleted since it was read: leave no bucket behind either
-        wiring.get_rate_limiter().forget([f"session:{session.id}"])
+        session, lease = sessions.begin_turn(session_id, settings.turn_lease_s)
+    except errors.NotFound:  # gone, or deleted meanwhile: leave no bucket behind either
+        wiring.get_rate_limiter().forget([f"session:{session_id}"])
         raise
     chat = wiring.get_chat()
     try:

@@ -47,7 +47,7 @@ class Recorder:
         """Persist, cache, publish and log the turn; returns the `done` event's body. Whatever
         happens, the turn's generation slot and its session's turn slot are given back."""
         try:
-            return self._finish(plan, reply, answer, mark, error, cacheable=cacheable)
+            return self._finish(plan, reply, answer, mark, error, cacheable)
         finally:
             plan.release()  # the generation slot, and the flight its followers wait on
             self._end_turn(plan)
@@ -69,7 +69,6 @@ class Recorder:
         answer: fallback.Answer,
         mark: float,
         error: TurnError | None,
-        *,
         cacheable: bool,
     ) -> dict[str, Any]:
         plan.timings["generate"] = _ms(mark)

@@ -168,13 +168,14 @@ class Sessions:
     def exists(self, session_id: str) -> bool:
         return self.store.get(SESSIONS, session_id) is not None
 
-    def begin_turn(self, session_id: str, lease_s: float) -> str:
+    def begin_turn(self, session_id: str, lease_s: float) -> tuple[Session, str]:
         """Take the session's one turn slot for at most `lease_s` (a crashed turn's slot frees
-        itself): its id, which `record_turn` or `end_turn` gives back. TurnInProgress while
-        another turn holds it; NotFound when the session is gone."""
+        itself): the session, read in the same transaction, and the slot's id, which
+        `record_turn` or `end_turn` gives back. TurnInProgress while another turn holds it;
+        NotFound when the session is gone."""
         lease = secrets.token_hex(8)
 
-        def take(txn: Transaction) -> None:
+        def take(txn: Transaction) -> dict[str, Any]:
             data = txn.get(SESSIONS, session_id)
             if data is None:
                 raise errors.NotFound("No such session, or it has expired.")
@@ -182,14 +183,11 @@ class Sessions:
             held = data.get(_TURN_UNTIL)
             if isinstance(held, datetime) and held > now:
                 raise TurnInProgress()
-            txn.set(
-                SESSIONS,
-                session_id,
-                {**data, _TURN: lease, _TURN_UNTIL: now + timedelta(seconds=lease_s)},
-            )
+            data = {**data, _TURN: lease, _TURN_UNTIL: now + timedelta(seconds=lease_s)}
+            txn.set(SESSIONS, session_id, data)
+            return data
 
-        self.store.transaction(take)
-        return lease
+        return _session(session_id, self.store.transaction(take)), lease
 
     def end_turn(self, session_id: str, lease: str) -> None:
         """Give the turn slot back (a turn that ended without being recorded)."""

@@ -167,3 +167,16 @@ def test_a_model_stream_that_fails_to_close_loses_no_slot(chat: Client) -> None:
     inner.stream = real_stream
     assert wiring.get_flights().stats() == {"in_flight": 0, "clients": 0, "keys": 0}
     assert chat.turn(s, "and a light one?").status_code == 200
+
+
+def test_a_session_can_be_deleted_whatever_its_address_has_read(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("READ_RATE_LIMIT_PER_MINUTE", "2")
+    chat.reset_settings()
+    s = chat.session()
+    statuses = [
+        chat.get(f"/sessions/{s.id}?limit=50", headers=s.auth).status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]  # reads are refused now ...
+    assert chat.delete(f"/sessions/{s.id}", headers=s.auth).status_code == 204  # ... erasing is not

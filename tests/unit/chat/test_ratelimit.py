@@ -106,3 +106,15 @@ def test_the_memory_limiter_keeps_the_same_buckets_in_memory() -> None:
     limiter.take(["ip:b"])
     limiter.take(["ip:c"])  # the third key: the least recently used (a) is dropped, full again
     assert [limiter.take(["ip:a"]).allowed for _ in range(6)] == [True] * 6
+
+
+def test_the_memory_limiter_forgets_an_address_once_its_bucket_is_full_again() -> None:
+    now = [0.0]
+    limiter = MemoryRateLimiter(60, clock=lambda: now[0])  # one token a second
+    limiter.take(["ip:203.0.113.9"], cost=5)
+    now[0] += 3
+    limiter.take(["ip:198.51.100.4"])
+    assert "ip:203.0.113.9" in limiter._buckets  # 2 tokens short still
+    now[0] += 24 * 3600
+    limiter.take(["ip:198.51.100.4"])
+    assert "ip:203.0.113.9" not in limiter._buckets

@@ -138,14 +138,15 @@ def test_a_short_key_is_refused() -> None:
 
 def test_a_session_takes_one_turn_at_a_time(sessions: Sessions, clock: Clock) -> None:
     s = sessions.create(None)
-    lease = sessions.begin_turn(s.id, 120)
+    session, lease = sessions.begin_turn(s.id, 120)
+    assert session.id == s.id and session.expires_at == s.expires_at  # read with the slot
     with pytest.raises(TurnInProgress) as refused:
         sessions.begin_turn(s.id, 120)
     assert refused.value.status == 429 and refused.value.headers()["Retry-After"] == "2"
     assert sessions.record_turn(
         s.id, "hi", "hello", intent="GENERAL_CONVERSATION", sources=[], lease=lease
     )
-    second = sessions.begin_turn(s.id, 120)  # recording the turn gave the slot back
+    _, second = sessions.begin_turn(s.id, 120)  # recording the turn gave the slot back
     sessions.end_turn(s.id, lease)  # an old lease frees nothing
     with pytest.raises(TurnInProgress):
         sessions.begin_turn(s.id, 120)
@@ -157,7 +158,7 @@ def test_a_turn_past_its_lease_cannot_free_the_next_turns_slot(
     sessions: Sessions, clock: Clock
 ) -> None:
     s = sessions.create(None)
-    slow = sessions.begin_turn(s.id, 60)
+    _, slow = sessions.begin_turn(s.id, 60)
     clock.advance(seconds=61)
     sessions.begin_turn(s.id, 60)  # the slow turn's slot lapsed: the next one took it
     sessions.record_turn(s.id, "q", "a", intent="GENERAL_CONVERSATION", sources=[], lease=slow)
