@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from shared import catalog, wiring
+from shared.catalog import profile
 from shared.catalog.files import catalog_files, kind_of, read_jsonl
+from shared.chat.sources import relevant as shown
 from shared.search.retrieval import Retriever
 from shared.store.sqlite_store import SqliteStore
 
@@ -35,6 +37,7 @@ class Scores:
     unanswerable: int
     empty_when_unanswerable: float
     misses: list[str]
+    precision: float = 0.0  # of the hits a turn would show (sources), over answerable queries
 
 
 def load_catalog(store: SqliteStore, directory: Path) -> None:
@@ -47,16 +50,23 @@ def load_catalog(store: SqliteStore, directory: Path) -> None:
         if rejected:
             raise ValueError(f"{path}: {rejected[0].reason}")
         catalog.upsert(store, kind_of(path), good, datetime.now(UTC), embedder)
+    profile.refresh(store)
 
 
 def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> Scores:
     hits, reciprocal, answerable, empties, unanswerable = 0, 0.0, 0, 0, 0
+    good_shown, all_shown = 0, 0
     misses: list[str] = []
     queries = [r["query"] for r in rows]
     vectors = retriever.embedder.embed(queries, "query")
     for row, vector in zip(rows, vectors, strict=True):
-        found = [h.id for h in retriever.search(row["query"], row["kind"], K, vector=vector).hits]
+        result = retriever.search(row["query"], row["kind"], K, vector=vector)
+        found = [h.id for h in result.hits]
         relevant = set(row["relevant"])
+        if relevant:
+            cards = [h.id for h in shown(result.hits, row["query"], others=[])]
+            good_shown += len(set(cards) & relevant)
+            all_shown += len(cards)
         if not relevant:
             unanswerable += 1
             empties += not found
@@ -77,6 +87,7 @@ def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> Scores:
         unanswerable,
         empties / max(1, unanswerable),
         misses,
+        good_shown / max(1, all_shown),
     )
 
 
@@ -92,7 +103,8 @@ def main(argv: list[str]) -> int:
     scores = evaluate(Retriever(store, wiring.get_embedder()), rows)
     print(
         f"{args.set.name}: hit@{K} {scores.hit_at_5:.3f}, MRR {scores.mrr:.3f} over "
-        f"{scores.answerable} answerable queries; empty for {scores.empty_when_unanswerable:.2f} "
+        f"{scores.answerable} answerable queries, precision of shown {scores.precision:.3f}; "
+        f"empty for {scores.empty_when_unanswerable:.2f} "
         f"of {scores.unanswerable} unanswerable"
     )
     if args.verbose:

@@ -47,13 +47,19 @@ def stem(word: str) -> str:
     return word
 
 
+_IRREGULAR = {"does": "do", "goes": "go", "heroes": "hero", "potatoes": "potato",
+              "tomatoes": "tomato", "echoes": "echo"}  # fmt: skip
+
+
 def singular(word: str) -> str:
     """Plural or third person off: 'shops' -> 'shop', 'pastries' -> 'pastry', 'closes' ->
     'close', 'does' -> 'do' (possessives are cut with the contractions)."""
     if len(word) <= 3 or word[-1] != "s" or word.endswith(("ss", "us", "is")):
         return word
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
     if word.endswith("ies"):
         return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes", "zes", "oes")):
-        return word[:-2]
+    if word.endswith(("sses", "shes", "ches", "xes", "zzes")):
+        return word[:-2]  # "glasses", "watches", "boxes", "quizzes"; but "sizes", "shoes"
     return word[:-1]

@@ -90,15 +90,27 @@
     }
   }
 
-  const DAYS = { mon_fri: "Mon–Fri", sat_sun: "Sat–Sun" };
+  const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  const DAY_LABELS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-  // {"mon_fri": "08:00-17:00", "sat_sun": "closed"} -> ["Mon–Fri 08:00–17:00", "Sat–Sun closed"]
+  // Per-day hours, {"mon": ["08:00-17:00"], ..., "sun": []}, as runs of days alike:
+  // ["Mon–Fri 08:00–17:00", "Sat–Sun closed"]; split shifts are joined with commas.
   function hours(value) {
     if (!value || typeof value !== "object") return [];
-    return Object.entries(value).map(([days, span]) => {
-      const label = DAYS[days] || days.replace(/_/g, "–");
-      return `${label} ${String(span).replace("-", "–")}`;
+    const said = DAYS.map((day) => {
+      const ranges = Array.isArray(value[day]) ? value[day] : [];
+      return ranges.length ? ranges.map((r) => String(r).replace("-", "–")).join(", ") : "closed";
     });
+    const lines = [];
+    let start = 0;
+    for (let i = 1; i <= DAYS.length; i += 1) {
+      if (i === DAYS.length || said[i] !== said[start]) {
+        const days = i - 1 > start ? `${DAY_LABELS[start]}–${DAY_LABELS[i - 1]}` : DAY_LABELS[start];
+        lines.push(`${days} ${said[start]}`);
+        start = i;
+      }
+    }
+    return lines;
   }
 
   function card(source) {

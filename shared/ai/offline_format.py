@@ -23,19 +23,24 @@ _STOP = frozenset({
     "these", "they", "this", "to", "us", "was", "we", "what", "when", "where", "which", "who",
     "will", "with", "would", "you", "your",
     # Words nearly every question here has: they would pick sentences, not tell them apart.
-    "all", "anything", "best", "buy", "coffee", "coffees", "find", "good", "like", "looking",
+    "all", "anything", "best", "buy", "find", "good", "like", "looking",
     "need", "option", "options", "please", "recommend", "show", "some", "something", "suggest",
     "tell", "want",
 })
 # fmt: on
-# The day words a question may use, with the label we say back and the hours key they read.
-DAYS: dict[str, tuple[str, str]] = {
-    **{d: (d.capitalize(), "mon_fri") for d in ("monday", "tuesday", "wednesday", "thursday")},
-    "friday": ("Friday", "mon_fri"),
-    "saturday": ("Saturday", "sat_sun"),
-    "sunday": ("Sunday", "sat_sun"),
-    "weekday": ("weekdays", "mon_fri"),
-    "weekend": ("weekends", "sat_sun"),
+# The day words a question may use, with the label we say back and the days they read.
+_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{
+        name: (name.capitalize(), (key,))
+        for name, key in zip(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            _WEEK,
+            strict=True,
+        )
+    },
+    "weekday": ("weekdays", _WEEK[:5]),
+    "weekend": ("weekends", _WEEK[5:]),
 }
 
 
@@ -127,7 +132,7 @@ def _drink_facts(attrs: Mapping[str, Any]) -> list[str]:
 
 def product_facts(fields: Mapping[str, Any]) -> list[str]:
     """The few facts worth a glance for this kind of product."""
-    attrs, kind = attributes(fields), fields.get("kind")
+    attrs, kind = attributes(fields), fields.get("kind") or fields.get("category")
     if kind == "coffee":
         return _coffee_facts(attrs)
     if kind == "drink":
@@ -159,7 +164,10 @@ def clock(hour: int, minute: int) -> str:
 
 
 def hours_phrase(value: Any) -> str:
-    """Opening hours as people say them: "06:00-20:00" as "6am to 8pm", or "closed"."""
+    """Opening hours as people say them: "06:00-20:00" as "6am to 8pm", a day's ranges (split
+    shifts) joined with "and", an empty day as "closed"."""
+    if isinstance(value, list):
+        return " and ".join(hours_phrase(v) for v in value) if value else "closed"
     text = value.strip() if isinstance(value, str) else ""
     if not text or text.lower() == "closed":
         return text.lower() or "hours not listed"
@@ -170,15 +178,25 @@ def hours_phrase(value: Any) -> str:
     return f"{clock(h1, m1)} to {clock(h2, m2)}"
 
 
+_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def week_hours(hours: Mapping[str, Any]) -> str:
-    """A shop's week in words: "weekdays 6am to 8pm, weekends closed"."""
-    weekdays, weekends = hours_phrase(hours.get("mon_fri")), hours_phrase(hours.get("sat_sun"))
-    return f"weekdays {weekdays}, weekends {weekends}"
+    """A shop's week in words, days alike together: "Mon-Fri 6am to 8pm, Sat-Sun closed"."""
+    said = [hours_phrase(hours.get(day, [])) for day in _WEEK]
+    runs: list[str] = []
+    start = 0
+    for i in range(1, len(_WEEK) + 1):
+        if i == len(_WEEK) or said[i] != said[start]:
+            days = _SHORT[start] if i - 1 == start else f"{_SHORT[start]}-{_SHORT[i - 1]}"
+            runs.append(f"{days} {said[start]}")
+            start = i
+    return ", ".join(runs)
 
 
-def days_asked(norm: str) -> list[tuple[str, str]]:
-    """The days a question names, in the order it names them: (label, hours key)."""
-    asked: list[tuple[str, str]] = []
+def days_asked(norm: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The days a question names, in the order it names them: (label, day keys)."""
+    asked: list[tuple[str, tuple[str, ...]]] = []
     for word in norm.split():
         day = DAYS.get(word.removesuffix("s"))
         if day and day not in asked:
@@ -186,14 +204,13 @@ def days_asked(norm: str) -> list[tuple[str, str]]:
     return asked
 
 
-def open_on(hours: Mapping[str, Any], label: str, key: str) -> str:
-    """Whether a shop is open on a day, with the hours when it is."""
-    phrase = hours_phrase(hours.get(key))
-    if phrase == "closed":
+def open_on(hours: Mapping[str, Any], label: str, keys: Sequence[str]) -> str:
+    """Whether a shop is open on a day (or any of a group of days), with the hours."""
+    phrases = {hours_phrase(hours.get(key, [])) for key in keys}
+    open_days = phrases - {"closed", "hours not listed"}
+    if not open_days:
         return f"closed on {label}"
-    if phrase == "hours not listed":
-        return f"no hours listed for {label}"
-    return f"open on {label}, {phrase}"
+    return f"open on {label}, {' / '.join(sorted(open_days))}"
 
 
 def best_passage(documents: Sequence[ContextDoc], query: set[str]) -> tuple[ContextDoc, str, int]:

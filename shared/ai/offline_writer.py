@@ -210,14 +210,17 @@ def shop_answer(shops: Sequence[ContextDoc], norm: str) -> str:
     return "\n".join([lead, *(_shop_line(doc, days) for doc in listed)])
 
 
-def _shop_line(doc: ContextDoc, days: Sequence[tuple[str, str]]) -> str:
+def _shop_line(doc: ContextDoc, days: Sequence[tuple[str, tuple[str, ...]]]) -> str:
     """`- **Name**, address.`, then the days asked, the week's hours and the amenities."""
     fields = doc.fields
     where = str(fields.get("address") or fields.get("city") or "")
     raw_hours = fields.get("hours")
     hours: Mapping[str, Any] = raw_hours if isinstance(raw_hours, Mapping) else {}
     parts = [f"- **{doc.name}**" + (f", {where}." if where else ".")]
-    parts += [_sentence(fmt.open_on(hours, label, key)) for label, key in days]
+    parts += [_sentence(fmt.open_on(hours, label, keys)) for label, keys in days]
+    checked = fields.get("checked")
+    if checked:  # the search checked the hours asked about, in the shop's own time zone
+        parts.append(f"Open at the time asked (checked for {checked}).")
     if hours:
         parts.append(f"Hours: {fmt.week_hours(hours)}.")
     amenities = fields.get("amenities")

@@ -94,7 +94,11 @@ class Guard:
             if s.get("state")
         }
         names = vocab.product_names(products) | vocab.streets(shops)
-        coffees = {key(str(p.get("name", ""))) for p in products if p.get("kind") == "coffee"}
+        coffees = {
+            key(str(p.get("name", "")))
+            for p in products
+            if (p.get("kind") or p.get("category")) == "coffee"
+        }
         lexicon = vocab.catalog_lexicon(products, gazetteer)
         return cls(names, lexicon, city_states, coffees, vocab.origins(gazetteer))
 

@@ -181,7 +181,7 @@ class ResponseCache:
             # an answer may say the word without meaning the product.
             generic: set[str] = set()
             for p in products:
-                if p.get("kind") in GENERIC_KINDS:
+                if (p.get("kind") or p.get("category")) in GENERIC_KINDS:
                     generic |= guard.details(str(p.get("name", ""))).names
             self._guard = (version, guard)
             self._generic = (version, frozenset(generic))

@@ -28,8 +28,13 @@ class BadLine:
     reason: str
 
 
+MANIFEST_FILE = "catalog.json"
+
+
 def kind_of(path: Path) -> str:
-    """`products.jsonl` -> "products"; the file name says what it holds."""
+    """`products.jsonl` -> "products", `catalog.json` -> "manifest": the name says what it holds."""
+    if path.name == MANIFEST_FILE:
+        return "manifest"
     kind = path.name.split(".", 1)[0]
     if kind not in KINDS:
         raise ValueError(f"{path.name}: the file name must start with one of {', '.join(KINDS)}.")
@@ -41,6 +46,13 @@ def read_jsonl(path: Path) -> tuple[list[Line], list[BadLine]]:
     on its own and never stops the rest."""
     good: list[Line] = []
     bad: list[BadLine] = []
+    if path.name == MANIFEST_FILE:  # one JSON object, not JSON Lines
+        try:
+            return [Line(1, json.loads(path.read_bytes().decode("utf-8")))], []
+        except UnicodeDecodeError as e:
+            return [], [BadLine(1, f"not UTF-8: {e.reason} at byte {e.start}")]
+        except json.JSONDecodeError as e:
+            return [], [BadLine(e.lineno, f"not JSON: {e.msg}")]
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
             try:
@@ -81,6 +93,9 @@ def batches(
 
 
 def catalog_files(directory: Path) -> list[Path]:
-    """The directory's catalog files, products and shops before the inventory that joins them."""
+    """The directory's catalog files: the manifest, then products and shops before the
+    inventory that joins them."""
     files = [p for p in directory.glob("*.jsonl") if p.name.split(".", 1)[0] in KINDS]
+    if (directory / MANIFEST_FILE).is_file():
+        files.append(directory / MANIFEST_FILE)
     return sorted(files, key=lambda p: KINDS.index(kind_of(p)))

@@ -8,14 +8,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.catalog.hours import week_summary
 from shared.catalog.records import Product, Record, Shop, TextDocument
+from shared.catalog.units import from_key, show
 
 CHUNKS = "document_chunks"
 CHUNK_WORDS = 120  # about 160 tokens: inside the local model's window, specific enough to rank
 CHUNK_OVERLAP = 30  # words repeated from the previous chunk, so no sentence is cut off its context
 MAX_CHUNKS = 400  # a 200,000-character document is ~35,000 words: ~390 chunks
 
-_KIND_WORDS = {"coffee": "coffee beans", "drink": "café drink", "equipment": "brewing equipment"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -35,51 +36,45 @@ def embedding_text(record: Record) -> str:
 
 
 def _product_text(p: Product) -> str:
-    a = p.attributes
-    parts = [f"{p.name}.", f"{_KIND_WORDS[p.kind].capitalize()}."]
-    origin = ", ".join(str(a[k]) for k in ("region", "origin") if a.get(k))
-    if origin:
-        parts.append(f"From {origin}.")
-    if a.get("roast"):
-        parts.append(f"{str(a['roast']).capitalize()} roast.")
-    if a.get("process"):
-        parts.append(f"{str(a['process']).capitalize()} process.")
-    notes = a.get("notes")
-    if isinstance(notes, list) and notes:
-        parts.append("Notes of " + ", ".join(str(n) for n in notes) + ".")
-    flags = [label for key, label in _PRODUCT_FLAGS if a.get(key) is True]
-    if a.get("hot") is False:
-        flags.append("iced, cold")
-    if flags:
-        parts.append(", ".join(flags).capitalize() + ".")
-    for key in ("milk", "strength", "category"):
-        if isinstance(a.get(key), str) and a[key]:
-            parts.append(f"{key.capitalize()}: {a[key]}.")
+    """Name, category path, brand, then each attribute in words ("weight 2060 g", "waterproof",
+    "roast: light"), then the description. Labels come from the keys here: the manifest's
+    labels may arrive after the products, and a vector must not depend on the order."""
+    parts = [f"{p.name}.", f"{p.category.replace(' > ', ', ')}."]
+    if p.brand:
+        parts.append(f"By {p.brand}.")
+    said = [attribute_words(key, value) for key, value in p.attributes.items()]
+    if any(said):
+        parts.append("; ".join(x for x in said if x) + ".")
     parts.append(p.description)
     return " ".join(parts)
 
 
-_PRODUCT_FLAGS = (
-    ("decaf", "decaf, decaffeinated"),
-    ("hot", "hot"),
-    ("sweet", "sweet"),
-    ("dairy_free", "dairy-free"),
-)
+def attribute_words(key: str, value: Any) -> str:
+    label, unit = from_key(key)
+    if value is True:
+        return label
+    if value is False:
+        return f"not {label}"
+    if isinstance(value, int | float):
+        return f"{label} {show(value, unit)}"
+    if isinstance(value, list):
+        items = [show(v, unit) if isinstance(v, int | float) else str(v) for v in value]
+        return f"{label}: {', '.join(items)}" if items else ""
+    if isinstance(value, dict):
+        inner = [attribute_words(f"{key} {k}", v) for k, v in value.items()]
+        return "; ".join(x for x in inner if x)
+    return f"{label}: {value}" if value not in (None, "") else ""
 
 
 def _shop_text(s: Shop) -> str:
     where = ", ".join(x for x in (s.city, s.state) if x)
-    parts = [f"{s.name}.", f"Coffee shop in {where}.", f"Address: {s.address}."]
+    parts = [f"{s.name}.", f"Store in {where}.", f"Address: {s.address}."]
     if s.amenities:
         parts.append("Amenities: " + ", ".join(s.amenities) + ".")
-    parts.append(f"Hours: weekdays {_hours(s.hours.mon_fri)}, weekends {_hours(s.hours.sat_sun)}.")
+    parts.append(f"Hours: {week_summary(s.hours)}.")
     if s.description:
         parts.append(s.description)
     return " ".join(parts)
-
-
-def _hours(value: str) -> str:
-    return "closed" if value == "closed" else value.replace("-", " to ")
 
 
 def chunk_document(

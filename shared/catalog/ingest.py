@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared import events, wiring
 from shared.ai import ModelError
 from shared.bus import PubSubMessage, dead_letter
+from shared.catalog import profile
 from shared.catalog.records import EMBEDDED_KINDS, validate_records
 from shared.catalog.upsert import upsert
 from shared.config import Settings
@@ -21,12 +22,13 @@ from shared.store import StoreError
 
 log = logging.getLogger("shared.catalog.ingest")
 MAX_RECORDS = 5000
+PROFILED_KINDS = frozenset({"manifest", "products", "shops"})
 
 
 class IngestMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["products", "shops", "inventory", "documents"]
+    kind: Literal["manifest", "products", "shops", "inventory", "documents"]
     records: list[Any] = Field(min_length=1, max_length=MAX_RECORDS)  # each checked on its own
 
 
@@ -42,8 +44,12 @@ def handle(message: PubSubMessage, body: IngestMessage, settings: Settings) -> N
     good, bad = validate_records(body.kind, body.records)
     published_at = message.published_at or datetime.now(UTC)
     embedder = wiring.get_embedder() if body.kind in EMBEDDED_KINDS else None
+    store = wiring.get_store()
     try:
-        result = upsert(wiring.get_store(), body.kind, good, published_at, embedder)
+        result = upsert(store, body.kind, good, published_at, embedder)
+        # The profile summarises manifest, products and shops: rebuilt when they moved past
+        # it (a redelivery after a crash between the two finds it stale and rebuilds).
+        rebuilt = profile.refresh(store) if body.kind in PROFILED_KINDS else None
     except StoreError as e:  # a refusal, not an outage (StoreUnavailable raises on: redelivery)
         raise PoisonMessage(f"The store refused the batch: {e.message}") from e
     except ModelError as e:  # a refusal too (ModelUnavailable raises on: redelivery)
@@ -65,6 +71,7 @@ def handle(message: PubSubMessage, body: IngestMessage, settings: Settings) -> N
             stale=result.stale,
             embedded=result.embedded,
             rejected=len(bad),
+            profile_version=rebuilt.version if rebuilt else None,
         ),
     )
 

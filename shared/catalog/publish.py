@@ -135,7 +135,7 @@ def resolve_paths(paths: Sequence[Path], kind: str | None = None) -> list[tuple[
             if not files:
                 raise UsageError(
                     f"{path}: no catalog files in this directory "
-                    f"(expected {', '.join(k + '.jsonl' for k in KINDS)})"
+                    f"(expected catalog.json or {', '.join(k + '.jsonl' for k in KINDS[1:])})"
                 )
             found.extend((f, kind_of(f)) for f in files)
         elif path.is_file():

@@ -1,4 +1,5 @@
-"""Catalog records: their schemas (format v1), ids and content hashes, and per-record checks."""
+"""Catalog records: their schemas (format v2, which reads every v1 file), the optional manifest,
+ids and content hashes, and per-record checks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,12 +19,16 @@ from pydantic import (
     StrictFloat,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
+from shared.catalog.hours import check_timezone, day_ranges, normalise_week
 from shared.errors import first_problem
 
-Kind = Literal["products", "shops", "inventory", "documents"]
-KINDS: tuple[str, ...] = ("products", "shops", "inventory", "documents")
+Kind = Literal["manifest", "products", "shops", "inventory", "documents"]
+# In the order a catalog is published: the records inventory rows refer to come first.
+KINDS: tuple[str, ...] = ("manifest", "products", "shops", "inventory", "documents")
+MANIFEST_ID = "manifest"  # the one manifest record's id (a document of `meta`)
 # No "_" in ids: it joins shop and product ids into inventory ids ("shop-1_cof-2").
 _ID = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$"
 EMBEDDED_KINDS = frozenset({"products", "shops", "documents"})
@@ -56,16 +62,41 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+_Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+_Url = Annotated[str, StringConstraints(max_length=2000)]
+_Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+def _category_path(value: Any) -> Any:
+    """ "Camping >Tents " -> "Camping > Tents": one spelling of each path."""
+    if isinstance(value, str):
+        return " > ".join(part.strip() for part in value.split(">") if part.strip())
+    return value
+
+
 class Product(Record):
     id: str = Field(pattern=_ID)
-    kind: Literal["coffee", "drink", "equipment"]
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(min_length=1, max_length=4000)
     price: float = Field(ge=0, le=100_000)
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    currency: _Currency | None = None  # None: the manifest's currency, else USD
+    category: Annotated[str, BeforeValidator(_category_path)] = Field(min_length=1, max_length=300)
+    brand: str | None = Field(None, min_length=1, max_length=200)
+    url: _Url | None = None
+    image_url: _Url | None = None
     attributes: Annotated[dict[_Key, _Attribute], BeforeValidator(_int64_only)] = Field(
         default_factory=dict, max_length=50
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _v1_kind(cls, data: Any) -> Any:
+        """Format v1 named the category `kind`."""
+        if isinstance(data, dict) and "kind" in data:
+            data = dict(data)
+            kind = data.pop("kind")
+            data.setdefault("category", kind)
+        return data
 
 
 class Location(Record):
@@ -73,9 +104,14 @@ class Location(Record):
     lng: float = Field(ge=-180, le=180)
 
 
-class Hours(Record):
-    mon_fri: str = Field(pattern=r"^(closed|\d{2}:\d{2}-\d{2}:\d{2})$")
-    sat_sun: str = Field(pattern=r"^(closed|\d{2}:\d{2}-\d{2}:\d{2})$")
+def _week(value: Any) -> dict[str, list[str]]:
+    return normalise_week(value)
+
+
+class HoursException(Record):
+    date: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+    hours: Annotated[list[str], BeforeValidator(day_ranges)]
+    note: str = Field("", max_length=200)
 
 
 class Shop(Record):
@@ -84,10 +120,18 @@ class Shop(Record):
     address: str = Field(min_length=1, max_length=400)
     city: str = Field(min_length=1, max_length=100)
     state: str = Field("", max_length=100)
+    postal_code: str = Field("", max_length=20)
+    country: str = Field("", pattern=r"^([A-Z]{2})?$")
     location: Location
-    hours: Hours
-    amenities: list[str] = Field(default_factory=list, max_length=50)
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    hours: Annotated[dict[str, list[str]], BeforeValidator(_week)]  # per day, v1 spread out
+    hours_exceptions: list[HoursException] = Field(default_factory=list, max_length=400)
+    amenities: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
     description: str = Field("", max_length=4000)
+    phone: str | None = Field(None, max_length=50)
+    url: _Url | None = None
 
 
 class InventoryRow(Record):
@@ -103,11 +147,34 @@ class TextDocument(Record):
     url: str | None = Field(None, max_length=2000)
 
 
+class AttributeInfo(Record):
+    model_config = ConfigDict(extra="ignore")
+
+    label: str | None = Field(None, min_length=1, max_length=100)
+    unit: str | None = Field(None, min_length=1, max_length=20)
+
+
+class Manifest(Record):
+    """`catalog.json`: who the retailer is and the words it uses. Unknown keys are ignored, so
+    a later version of the format still loads."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    tagline: str | None = Field(None, min_length=1, max_length=300)
+    currency: _Currency | None = None
+    attributes: dict[_Key, AttributeInfo] = Field(default_factory=dict, max_length=500)
+    synonyms: dict[_Text, Annotated[list[_Text], Field(max_length=50)]] = Field(
+        default_factory=dict, max_length=5000
+    )
+
+
 SCHEMAS: dict[str, type[Record]] = {
     "products": Product,
     "shops": Shop,
     "inventory": InventoryRow,
     "documents": TextDocument,
+    "manifest": Manifest,
 }
 
 
@@ -133,6 +200,8 @@ def validate_records(kind: str, records: Sequence[Any]) -> tuple[list[Record], l
 def record_id(record: Record) -> str:
     if isinstance(record, InventoryRow):
         return f"{record.shop_id}_{record.product_id}"
+    if isinstance(record, Manifest):
+        return MANIFEST_ID
     return str(getattr(record, "id"))  # noqa: B009 - every other schema has an id
 
 

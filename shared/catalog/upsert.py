@@ -26,6 +26,12 @@ META, CATALOG_DOC = "meta", "catalog"
 PUBLISHED_AT = "source_published_at"
 _CHUNKS_MODEL = "chunks_model"  # a document's: the model of its chunks' vectors
 _CHUNK = 200  # records per transaction: reads + writes stay well under Firestore's 500
+# Where each kind's records live: the manifest is one document beside the catalog version.
+COLLECTIONS = {"manifest": META}
+
+
+def collection_of(kind: str) -> str:
+    return COLLECTIONS.get(kind, kind)
 
 
 @dataclass
@@ -111,7 +117,9 @@ def _embed_changed(
     todo = [
         (doc_id, record, content_hash(record))
         for doc_id, record in chunk
-        if _needs_writing(store.get(kind, doc_id), content_hash(record), published_at, model)
+        if _needs_writing(
+            store.get(collection_of(kind), doc_id), content_hash(record), published_at, model
+        )
     ]
     if not todo:
         return {}
@@ -163,7 +171,8 @@ def _upsert_chunk(
     vectors: dict[str, tuple[str, dict[str, Any]]] | None = None,
 ) -> UpsertResult:
     """One atomic step: changed documents and the catalog version move together."""
-    current = {doc_id: txn.get(kind, doc_id) for doc_id, _ in chunk}
+    collection = collection_of(kind)
+    current = {doc_id: txn.get(collection, doc_id) for doc_id, _ in chunk}
     now = datetime.now(UTC)
     result = UpsertResult()
     created = 0
@@ -175,7 +184,7 @@ def _upsert_chunk(
         elif not _needs_writing(stored, digest, published_at, model):
             result.unchanged += 1
             if stored_at != published_at:  # the newest message to say so
-                txn.merge(kind, doc_id, {PUBLISHED_AT: published_at})
+                txn.merge(collection, doc_id, {PUBLISHED_AT: published_at})
         else:
             extra: dict[str, Any] = {}
             if model is not None:
@@ -186,7 +195,7 @@ def _upsert_chunk(
             result.written += 1
             created += stored is None
             data = {**record.model_dump(mode="json"), "content_hash": digest, **extra}
-            txn.set(kind, doc_id, {**data, PUBLISHED_AT: published_at, "updated_at": now})
+            txn.set(collection, doc_id, {**data, PUBLISHED_AT: published_at, "updated_at": now})
     if result.written:
         txn.merge(
             META,

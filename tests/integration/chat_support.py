@@ -14,6 +14,7 @@ import pytest
 from scripts.eval_retrieval import BENCHMARK
 from shared import catalog, wiring
 from shared.ai.local_embedder import LocalEmbedder
+from shared.catalog import profile
 from shared.catalog.files import catalog_files, kind_of, read_jsonl
 from shared.config import get_settings
 from shared.intent.exemplars import exemplar_matrix, load_routes
@@ -99,6 +100,7 @@ def catalog_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         good, rejected = catalog.validate_records(kind_of(file), [x.record for x in lines])
         assert not rejected
         catalog.upsert(store, kind_of(file), good, datetime.now(UTC), embedder)
+    profile.refresh(store)  # as the ingest function does after a batch
     exemplar_matrix(store, embedder, load_routes())
     store.close()
     return path

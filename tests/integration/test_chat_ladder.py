@@ -106,7 +106,7 @@ def test_without_a_cached_answer_the_static_rung_lists_the_sources(
 
 def test_with_nothing_to_go_on_the_last_rung_apologises(chat: Client, fake: FakeGemini) -> None:
     fake.fail_next(2, status=503)
-    body = chat.turn(chat.session(), "Do you sell Jamaican Blue Mountain coffee?").get_json()
+    body = chat.turn(chat.session(), "Do you sell croissants?").get_json()
     assert body["sources"] == [] and body["fallback"] == "apology"
     assert "try again" in body["reply"].lower()
 

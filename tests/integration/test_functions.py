@@ -117,7 +117,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_rest_land(post_event) -
     assert wiring.get_store().get("shops", "shop-bad") is None
     (letter,) = letters
     assert [p["index"] for p in letter["payload"]] == [1, 2]
-    assert "hours.mon_fri" in letter["payload"][0]["reason"]
+    assert "hours" in letter["payload"][0]["reason"] and "all day" in letter["payload"][0]["reason"]
     assert letter["payload"][0]["record"]["id"] == "shop-bad"
 
 

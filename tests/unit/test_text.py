@@ -55,6 +55,7 @@ def test_stem_cuts_common_endings_but_leaves_short_words(word: str, stemmed: str
 @pytest.mark.parametrize(
     ("word", "one"),
     [("shops", "shop"), ("pastries", "pastry"), ("closes", "close"), ("does", "do"),
+     ("shoes", "shoe"), ("sizes", "size"), ("watches", "watch"), ("buzzes", "buzz"),
      ("boxes", "box"), ("glass", "glass"), ("menus", "menus"), ("cafes", "cafe"), ("bus", "bus"),
      ("this", "this"), ("its", "its")],
 )  # fmt: skip

@@ -61,7 +61,8 @@ def test_the_embedding_text_carries_the_fields_a_shopper_asks_about() -> None:
                                     "notes": ["blackcurrant", "grapefruit"], "decaf": True}}],
     )  # fmt: skip
     text = embedding_text(p)
-    for word in ("Test Roast", "Nyeri, Kenya", "Light roast", "blackcurrant", "decaf", "Bright"):
+    said = ("Test Roast", "origin: Kenya", "region: Nyeri", "roast: light", "blackcurrant", "decaf")
+    for word in (*said, "Bright"):
         assert word in text
     (s,), _ = catalog.validate_records(
         "shops",
@@ -70,7 +71,8 @@ def test_the_embedding_text_carries_the_fields_a_shopper_asks_about() -> None:
           "hours": {"mon_fri": "07:00-19:00", "sat_sun": "closed"}, "amenities": ["wifi"]}],
     )  # fmt: skip
     text = embedding_text(s)
-    for word in ("Seattle, WA", "1 Pike St", "wifi", "weekdays 07:00 to 19:00", "weekends closed"):
+    hours = ("Monday\u2013Friday 07:00\u201319:00", "Saturday\u2013Sunday closed")
+    for word in ("Seattle, WA", "1 Pike St", "wifi", *hours):
         assert word in text
 
 

@@ -1,0 +1,53 @@
+"""The catalog as query-time code sees it: the stored profile and the lexicon built from it,
+read once per catalog version per instance (the version is checked at most every TTL_S)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.catalog import CATALOG_DOC, META
+from shared.catalog import profile as profiles
+from shared.catalog.profile import Profile
+from shared.search.lexicon import Lexicon
+from shared.store import Store
+
+TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    version: int  # the catalog version this view was read at
+    profile: Profile
+    lexicon: Lexicon
+
+
+class CatalogViews:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self._clock = store, clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, CatalogView] | None = None
+
+    def current(self) -> CatalogView:
+        now = self._clock()
+        cached = self._cached
+        if cached is not None and now - cached[0] < TTL_S:
+            return cached[1]
+        with self._lock:
+            meta = self.store.get(META, CATALOG_DOC) or {}
+            version = int(meta.get("version", 0))
+            if cached is not None and cached[1].version == version:
+                self._cached = (now, cached[1])
+                return cached[1]
+            stored = profiles.load(self.store)
+            if cached is not None and (
+                stored is None or stored.version == cached[1].profile.version
+            ):
+                view = CatalogView(version, cached[1].profile, cached[1].lexicon)
+            else:
+                profile = stored or Profile()
+                view = CatalogView(version, profile, Lexicon.build(profile))
+            self._cached = (now, view)
+            return view
