@@ -102,7 +102,7 @@ $(BENCH_VENV)/.installed: requirements.txt requirements-dev.txt requirements-mod
 bench: $(BENCH_VENV)/.installed  ## print the benchmarks' figures (peers in their own venv)
 	$(BENCH_VENV)/bin/python -m bench
 
-calibrate: $(STAMP)  ## re-calibrate the router on data/intent/dev.jsonl for the configured embedder
+calibrate: $(STAMP)  ## re-calibrate the router on the development sets for the configured embedder
 	$(PY) -m scripts.calibrate_router
 
 lock: ## re-resolve requirements.txt from requirements.in in a clean venv

@@ -11,6 +11,7 @@ BENCHMARKS = (
     "embedder",
     "model_faults",
     "routing",
+    "search",
     "ingest",
     "chat_load",
     "web_page",

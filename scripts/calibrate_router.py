@@ -1,7 +1,13 @@
 """Calibrate the router's thresholds on the labelled development set, for the configured
 embedder, and write them into shared/intent/calibration.json (a new version for that model).
 
-Usage: python -m scripts.calibrate_router [--dev data/intent/dev.jsonl]   (make calibrate)
+Usage: python -m scripts.calibrate_router [--dev FILE[=CATALOG_DIR] ...]   (make calibrate)
+
+The development sets are pooled (by default: the coffee catalog's, the outdoor catalog's,
+retail questions from twenty other domains, and everyday requests that have nothing to do
+with a shop). A set given with its catalog directory also calibrates the catalog evidence
+(shared/intent/evidence.py): how far a query naming the catalog's own things moves the head
+towards a route.
 
 Two deciders are fitted, and the better on the development set is kept:
 - nearest-example voting: k (top-k mean), the dense/lexical blend, the margin and one threshold
@@ -27,12 +33,23 @@ import numpy as np
 
 from shared import wiring
 from shared.ai import INTENTS
+from shared.catalog.profile import build_from_directory
 from shared.intent.calibration import CALIBRATION_FILE, Calibration
 from shared.intent.evaluation import load_labelled, report
+from shared.intent.evidence import Evidence, evidence
 from shared.intent.head import Head, save_head, train
 from shared.intent.router import DEFAULT_INTENT, IntentRouter
+from shared.search.lexicon import Lexicon
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEV_SETS = (
+    f"{ROOT / 'data' / 'intent' / 'dev.jsonl'}={SHARED_DATA / 'catalog'}",
+    f"{ROOT / 'data' / 'outdoor-eval' / 'intent_dev.jsonl'}={SHARED_DATA / 'outdoor'}",
+    str(ROOT / "data" / "intent" / "neutral_dev.jsonl"),
+    str(ROOT / "data" / "intent" / "offtopic_dev.jsonl"),
+)
+EVIDENCE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 THRESHOLDS = np.round(np.arange(0.0, 0.80, 0.01), 3)
 MARGINS = np.round(np.arange(0.0, 0.15, 0.005), 3)
 KS = (1, 2, 3, 4, 5, 8)
@@ -81,10 +98,10 @@ def _middle_best(values: np.ndarray, scores: list[float]) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", type=Path, default=ROOT / "data" / "intent" / "dev.jsonl")
+    parser.add_argument("--dev", action="append", help="FILE or FILE=CATALOG_DIR (repeatable)")
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     args = parser.parse_args(argv)
-    queries, intents = load_labelled(args.dev)
+    queries, intents, evidences = _labelled(args.dev or list(DEV_SETS))
     router = wiring.get_intent_router()
     model = router.embedder.model_id
     vectors = router.embedder.embed(queries, "query")
@@ -114,8 +131,17 @@ def main(argv: list[str]) -> int:
     assert best is not None
 
     head: Head | None = None
+    weights = (0.0, 0.0)
     if best[0] >= knn[0]:
         acc, l2, scale, thresholds, margin = best
+        oof = _out_of_fold(router, vectors, queries, intents, l2, scale)
+        print("catalog evidence weights (product, place), on the same out-of-fold scores:")
+        for a in EVIDENCE_WEIGHTS:
+            for b in EVIDENCE_WEIGHTS:
+                found = search(_weighed(oof, evidences, a, b), truth)
+                if found[0] > acc + 1e-9:
+                    acc, thresholds, margin, weights = found[0], found[1], found[2], (a, b)
+        print(f"  kept {weights}: {acc:.4f}")
         texts, labels = [*router.texts, *queries], [*router.labels, *intents]
         head = train(
             np.vstack([router.matrix, vectors]), texts, labels, INTENTS, l2=l2, lexical_scale=scale
@@ -124,7 +150,9 @@ def main(argv: list[str]) -> int:
             f"\nkept: the head (l2={l2}, lexical_scale={scale}) written to "
             f"{save_head(head, model, args.out.parent / 'heads')}"
         )
-        calibration = _write(args.out, model, acc, knn[1], knn[2], thresholds, margin, head)
+        calibration = _write(
+            args.out, model, acc, knn[1], knn[2], thresholds, margin, head, weights
+        )
     else:
         acc, k, alpha, thresholds, margin = knn
         print(f"\nkept: nearest-example voting (k={k}, alpha={alpha})")
@@ -144,10 +172,40 @@ def main(argv: list[str]) -> int:
         print("on the development set (its own calibration set):")
     else:  # what the head said of each sentence while it was held out
         oof = _out_of_fold(router, vectors, queries, intents, best[1], best[2])
-        decided = [INTENTS[i] for i in predict(oof, best[3], best[4])]
+        oof = _weighed(oof, evidences, *weights)
+        limits = np.array([calibration.thresholds[r] for r in INTENTS])
+        decided = [INTENTS[i] for i in predict(oof, limits, calibration.margin)]
         print("on the development set, each sentence judged by a head that never saw it:")
     print(report(intents, decided).table())
     return 0
+
+
+def _labelled(specs: list[str]) -> tuple[list[str], list[str], list[Evidence]]:
+    """Every set's sentences and labels, and for those with a catalog, what its words say."""
+    queries: list[str] = []
+    intents: list[str] = []
+    evidences: list[Evidence] = []
+    for spec in specs:
+        path, _, catalog = spec.partition("=")
+        q, i = load_labelled(Path(path))
+        lexicon = Lexicon.build(build_from_directory(Path(catalog))) if catalog else None
+        evidences += [evidence(t, lexicon) if lexicon else Evidence() for t in q]
+        queries += q
+        intents += i
+        print(
+            f"{Path(path).name}: {len(q)} sentences" + (f", catalog {catalog}" if catalog else "")
+        )
+    return queries, intents, evidences
+
+
+def _weighed(scores: np.ndarray, evidences: list[Evidence], a: float, b: float) -> np.ndarray:
+    """Head probabilities (INTENTS order) moved by the catalog evidence, as the router does."""
+    logits = np.log(np.maximum(scores, 1e-9))
+    logits[:, INTENTS.index("PRODUCT_RAG")] += a * np.array([e.product for e in evidences])
+    logits[:, INTENTS.index("LOCATION_RAG")] += b * np.array([e.place for e in evidences])
+    logits -= logits.max(axis=1, keepdims=True)
+    weighed: np.ndarray = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return weighed
 
 
 def _scores(router: IntentRouter, vectors: np.ndarray, queries: list[str]) -> np.ndarray:
@@ -191,6 +249,7 @@ def _write(
     thresholds: np.ndarray,
     margin: float,
     head: Head | None,
+    weights: tuple[float, float] = (0.0, 0.0),
 ) -> Calibration:
     data = json.loads(path.read_text()) if path.exists() else {"models": {}}
     previous = data["models"].get(model, {}).get("version", 0)
@@ -201,6 +260,8 @@ def _write(
         thresholds={r: round(float(t), 4) for r, t in zip(INTENTS, thresholds, strict=True)},
         version=previous + 1,
         dev_accuracy=round(acc, 4),
+        product_evidence=weights[0],
+        place_evidence=weights[1],
         head=head,
     )
     data["models"][model] = {**calibration.to_json(), "created": datetime.now(UTC).isoformat()}

@@ -138,7 +138,7 @@ def main() -> int:
     app = build_app()
     server = make_local_server(settings, app)
     url = f"http://{settings.host}:{server.server_port}/"
-    print(f"Cymbal assistant running at {url}  (Ctrl-C to stop)", flush=True)
+    print(f"Assistant running at {url}  (Ctrl-C to stop)", flush=True)
     print(f"Loading the catalog from {directory} through the ingest function ...", flush=True)
     threading.Thread(target=load_catalog, args=(directory, url), daemon=True).start()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from shared import catalog, wiring
 from shared.catalog import profile
@@ -91,16 +91,54 @@ def evaluate(retriever: Retriever, rows: list[dict[str, Any]]) -> Scores:
     )
 
 
+class DenseOnly:
+    """The baseline: the record's embedding alone, the five nearest, nothing else (no floors,
+    no filters, no lexical ranking). What a plain vector search gives on the same store."""
+
+    def __init__(self, store: SqliteStore, embedder: Any) -> None:
+        self.store, self.embedder = store, embedder
+
+    def search(self, query: str, kind: str, k: int, *, vector: Any) -> Any:
+        from shared.search.retrieval import SearchHit, SearchResult
+        from shared.search.understand import Understood
+        from shared.store import DistanceMeasure, Embedding
+
+        collection = "document_chunks" if kind == "documents" else kind
+        found = self.store.nearest(
+            collection,
+            field="embedding",
+            query=Embedding(vector, self.embedder.model_id),
+            k=k * 4 if kind == "documents" else k,
+            measure=DistanceMeasure.DOT_PRODUCT,
+        )
+        hits, seen = [], set()
+        for h in found:
+            doc_id = str(h.data.get("doc_id", h.id))
+            if doc_id in seen:
+                continue
+            seen.add(doc_id)
+            label: Literal["product", "shop", "document"] = (
+                "product" if kind == "products" else "shop" if kind == "shops" else "document"
+            )
+            hits.append(
+                SearchHit(doc_id, label, str(h.data.get("name", "")), float(h.distance), {})
+            )
+        return SearchResult(hits[:k], Understood())
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=ROOT / "data" / "retrieval" / "dev.jsonl")
     parser.add_argument("--catalog", type=Path, default=BENCHMARK)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--dense", action="store_true", help="the plain dense baseline instead")
     args = parser.parse_args(argv)
     store = SqliteStore()
     load_catalog(store, args.catalog)
     rows = [json.loads(line) for line in args.set.read_text().splitlines() if line.strip()]
-    scores = evaluate(Retriever(store, wiring.get_embedder()), rows)
+    embedder = wiring.get_embedder()
+    searcher = DenseOnly(store, embedder) if args.dense else Retriever(store, embedder)
+    scores = evaluate(searcher, rows)  # type: ignore[arg-type]
     print(
         f"{args.set.name}: hit@{K} {scores.hit_at_5:.3f}, MRR {scores.mrr:.3f} over "
         f"{scores.answerable} answerable queries, precision of shown {scores.precision:.3f}; "

@@ -152,6 +152,36 @@ resource "google_firestore_index" "vector" {
   }
 }
 
+# A question that names one category of a catalog larger than the search pool also searches
+# that category alone (shared/search/retrieval.py `_products`): the category is an equality
+# pre-filter beside the model's.
+resource "google_firestore_index" "products_by_category" {
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = "products"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "category"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "embedding_model"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "embedding"
+    vector_config {
+      dimension = var.embedding_dimensions
+      flat {}
+    }
+  }
+}
+
 # One resource per index before `vector` took them all: these keep a state that holds the old
 # addresses from destroying and rebuilding the indexes.
 moved {

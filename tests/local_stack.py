@@ -45,10 +45,13 @@ CLOUD_VARIABLES = (
 
 
 def sample_counts() -> dict[str, int]:
-    return {
+    counts = {
         p.stem: sum(1 for line in p.read_text().splitlines() if line.strip())
         for p in SAMPLE.glob("*.jsonl")
     }
+    if (SAMPLE / "catalog.json").is_file():
+        counts["manifest"] = 1  # the retailer's manifest: one record
+    return counts
 
 
 def free_port() -> int:

@@ -465,8 +465,34 @@
   ui.reset.addEventListener("click", () => startOver(true));
   ui.suggestions.forEach((button) => button.addEventListener("click", () => submit(button.textContent)));
 
+  // Who the assistant speaks for, from the catalog's manifest: header, title, greeting and
+  // the first suggestions. Text only (textContent); the page works with its defaults if this fails.
+  async function about() {
+    try {
+      const response = await fetch(`${base}/about`, { credentials: "omit" });
+      if (!response.ok) return;
+      const info = await response.json();
+      if (typeof info.name !== "string" || typeof info.offers !== "string") return;
+      const brand = $("brand");
+      if (brand) brand.textContent = info.name;
+      document.title = `${info.name} assistant`;
+      const greeting = $("greeting");
+      if (greeting) {
+        const shops = info.has_shops ? ", find a shop near you, and tell you when it is open" : "";
+        greeting.textContent = `Hi! I'm ${info.name}'s assistant. I can help with ${info.offers}${shops}.`;
+      }
+      const asks = Array.isArray(info.suggestions) ? info.suggestions : [];
+      ui.suggestions.forEach((button, i) => {
+        if (typeof asks[i] === "string" && asks[i]) button.textContent = asks[i];
+      });
+    } catch (error) {
+      // The defaults stay.
+    }
+  }
+
   update();
   // Ready to type at once, except on touch screens, where focus would pop the keyboard up.
   if (!touch) ui.input.focus();
+  about();
   resume();
 })();

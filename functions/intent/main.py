@@ -6,6 +6,7 @@ from pydantic import Field
 
 from shared import errors, health, wiring
 from shared.httpapi import Inbound, Route, Routes, client_key, json_response, parse_body
+from shared.intent.evidence import evidence
 
 MAX_QUERY_CHARS = 1000
 
@@ -19,7 +20,8 @@ def _route(request: flask.Request) -> flask.Response:
     verdict = wiring.get_route_limiter().take([client_key(request)])  # an embedding call each
     if not verdict.allowed:
         raise errors.RateLimited(verdict.retry_after_s)
-    decision = wiring.get_intent_router().route(query)
+    lexicon = wiring.get_retriever().view().lexicon  # the catalog's own words weigh in
+    decision = wiring.get_intent_router().route(query, evidence(query, lexicon))
     return json_response(
         {
             "intent": decision.intent,

@@ -14,7 +14,6 @@ from shared.logs import fields
 log = logging.getLogger("shared.ai")
 Fallback = Literal["cache", "static", "apology"]
 APOLOGY = "Sorry, I can't answer that right now. Please try again in a minute."
-_GREETING = "Hello! I can help you choose coffees, drinks and brewing gear, or find a shop."
 
 
 class Answer:
@@ -85,7 +84,10 @@ def _prepend(head: str, rest: Iterator[str]) -> Gen[str, None, None]:
 def static_answer(prompt: Prompt) -> str | None:
     """Written without a model from the retrieved documents alone; None when there are none."""
     if prompt.intent == "GENERAL_CONVERSATION":
-        return _GREETING
+        r = prompt.retailer
+        return f"Hello! I can help you with {r.offers}" + (
+            ", or find a shop." if r.has_shops else "."
+        )
     if not prompt.context:
         return None
     lines = [_line(doc) for doc in prompt.context[:5]]

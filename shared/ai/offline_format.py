@@ -99,46 +99,29 @@ def _listed(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _coffee_facts(attrs: Mapping[str, Any]) -> list[str]:
-    roast, origin = _listed(attrs.get("roast")), _listed(attrs.get("origin"))
-    lead = f"{roast} roast" if roast else ""
-    lead += f"{' ' if lead else ''}from {origin}" if origin else ""
-    facts = [lead] if lead else []
-    if notes := _listed(attrs.get("notes")):
-        facts.append(f"notes of {notes}")
-    if attrs.get("decaf") is True:
-        facts.append("decaf")
-    if isinstance(attrs.get("grams"), int | float) and not isinstance(attrs.get("grams"), bool):
-        facts.append(f"{attrs['grams']:g} g")
-    return facts
+MAX_FACTS = 4
 
 
-def _drink_facts(attrs: Mapping[str, Any]) -> list[str]:
-    facts = []
-    if isinstance(attrs.get("hot"), bool):
-        facts.append("hot" if attrs["hot"] else "cold")
-    milk = attrs.get("milk")
-    if isinstance(milk, bool):  # the benchmark catalog says true/false, ours names the milk
-        facts.append("with milk" if milk else "no milk")
-    elif milk := _listed(milk):
-        facts.append("no milk" if milk == "none" else f"{milk} milk")
-    for key, label in (("dairy_free", "dairy free"), ("sweet", "sweet"), ("decaf", "decaf")):
-        if attrs.get(key) is True:
-            facts.append(label)
-    if caffeine := _listed(attrs.get("caffeine")):
-        facts.append("caffeine free" if caffeine == "none" else f"{caffeine} caffeine")
-    return facts
+def product_facts(fields: Mapping[str, Any], query: set[str] | None = None) -> list[str]:
+    """The few facts worth a glance: the product's specs in the catalog's own labels and units
+    (the search puts them in `specs`), those the question names first."""
+    specs = fields.get("specs")
+    if not isinstance(specs, list):
+        return []
+    said = [str(x) for x in specs if isinstance(x, str) and x]
+    if query:
+        said.sort(key=lambda fact: not (content_words(fact) & query))
+    return said[:MAX_FACTS]
 
 
-def product_facts(fields: Mapping[str, Any]) -> list[str]:
-    """The few facts worth a glance for this kind of product."""
-    attrs, kind = attributes(fields), fields.get("kind") or fields.get("category")
-    if kind == "coffee":
-        return _coffee_facts(attrs)
-    if kind == "drink":
-        return _drink_facts(attrs)
-    category = _listed(attrs.get("category"))
-    return [category] if category else []
+def flags(fields: Mapping[str, Any]) -> dict[str, bool]:
+    """The product's yes/no attributes by label ("waterproof": True)."""
+    found = fields.get("flags")
+    return (
+        {str(k): v for k, v in found.items() if isinstance(v, bool)}
+        if isinstance(found, Mapping)
+        else {}
+    )
 
 
 def telling_sentence(text: str, known: str, query: set[str]) -> str:

@@ -11,65 +11,71 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from shared.ai import offline_format as fmt
-from shared.ai.ports import OFFLINE_WRITER_ID, ContextDoc, Intent, ModelError, Prompt
+from shared.ai.ports import (
+    OFFLINE_WRITER_ID,
+    ContextDoc,
+    Intent,
+    ModelError,
+    Prompt,
+    Retailer,
+)
 
 _CHUNK_WORDS = 4
 _SHORT_MESSAGE = 6  # words: a greeting this short is small talk even with documents retrieved
 _WORD_START = re.compile(r"(?<=\s)(?=\S)")
 
-_HELP = (
-    "I can help with Cymbal Coffee's coffees, drinks and brewing equipment, and with finding a"
-    " shop and its opening hours. What would you like to know?"
-)
 # fmt: off
-_SMALL_TALK: tuple[tuple[tuple[str, ...], str], ...] = (
-    (
-        ("who are you", "what are you", "what can you do", "what do you do", "how can you help",
-         "what can you help", "are you a bot", "are you human", "your name"),
-        "I'm Cymbal Coffee's assistant. I can help you choose a coffee, a drink or some brewing"
-        " equipment, and find a shop with its address and opening hours.",
-    ),
-    (
-        ("how are you", "how s it going", "how is it going", "how are things", "how do you do"),
-        "I'm doing well, thanks for asking! Are you after a coffee, a drink, some brewing gear"
-        " or a shop nearby?",
-    ),
-    (
-        ("thanks", "thank you", "thank", "thx", "cheers", "appreciate it"),
-        "You're welcome! Let me know if there's anything else I can help you find.",
-    ),
-    (
-        ("bye", "goodbye", "good bye", "see you", "see ya", "good night", "farewell"),
-        "Goodbye, and enjoy your coffee!",
-    ),
-    (
-        ("hi", "hello", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon",
-         "good evening"),
-        "Hello! I'm the Cymbal Coffee assistant: ask me about our coffees, drinks, brewing"
-        " equipment, or a shop's address and hours.",
-    ),
-)
+_WHO = ("who are you", "what are you", "what can you do", "what do you do", "how can you help",
+        "what can you help", "are you a bot", "are you human", "your name")
+_HOW = ("how are you", "how s it going", "how is it going", "how are things", "how do you do")
+_THANKS = ("thanks", "thank you", "thank", "thx", "cheers", "appreciate it")
+_BYE = ("bye", "goodbye", "good bye", "see you", "see ya", "good night", "farewell")
+_HELLO = ("hi", "hello", "hey", "hiya", "howdy", "greetings", "good morning", "good afternoon",
+          "good evening")
 _CHEAP = ("cheapest", "cheaper", "cheap", "least expensive", "lowest price", "lowest cost",
           "budget", "affordable", "inexpensive")
 _PRICEY = ("most expensive", "priciest", "pricier", "expensive", "premium", "splurge")
-_DECAF = ("decaf", "decaffeinated")
-_CAFFEINE_FREE = ("caffeine free", "no caffeine", "without caffeine", "non caffeinated")
-_DAIRY_FREE = ("dairy free", "non dairy", "nondairy", "no dairy", "without dairy", "vegan",
-               "lactose", "plant based")
 # fmt: on
-_NOTHING: dict[Intent, str] = {
-    "PRODUCT_RAG": (
-        "I couldn't find anything in our catalog that matches that, so I'd rather not guess."
-        " Could you rephrase it? I can help with our coffees, drinks and brewing equipment,"
-        " and with finding a shop and its hours."
-    ),
-    "LOCATION_RAG": (
-        "I couldn't find a shop in our catalog that matches that, so I'd rather not guess."
-        " Could you try a city name or rephrase it? I can also help with our coffees, drinks"
-        " and brewing equipment."
-    ),
-    "GENERAL_CONVERSATION": _HELP,
-}
+
+
+def _offer(r: Retailer) -> str:
+    """What the assistant helps with, in the retailer's words."""
+    shops = ", and with finding a shop and its opening hours" if r.has_shops else ""
+    return f"{r.name}'s {r.offers}{shops}"
+
+
+def help_text(r: Retailer) -> str:
+    return f"I can help with {_offer(r)}. What would you like to know?"
+
+
+def small_talk(norm: str, r: Retailer) -> str | None:
+    """The reply to a greeting, thanks, goodbye or a question about the assistant, if any."""
+    shops = ", or a shop's address and hours" if r.has_shops else ""
+    replies = (
+        (_WHO, f"I'm {r.name}'s assistant. I can help with {r.offers}{shops}."),
+        (_HOW, "I'm doing well, thanks for asking! What can I help you find?"),
+        (_THANKS, "You're welcome! Let me know if there's anything else I can help you find."),
+        (_BYE, f"Goodbye, and thanks for visiting {r.name}!"),
+        (_HELLO, f"Hello! I'm the {r.name} assistant: ask me about {r.offers}{shops}."),
+    )
+    for phrases, reply in replies:
+        if fmt.mentions(norm, phrases):
+            return reply
+    return None
+
+
+def nothing(intent: Intent, r: Retailer) -> str:
+    if intent == "PRODUCT_RAG":
+        return (
+            f"I couldn't find anything in our catalog that matches that, so I'd rather not guess."
+            f" Could you rephrase it? I can help with {_offer(r)}."
+        )
+    if intent == "LOCATION_RAG":
+        return (
+            "I couldn't find a shop in our catalog that matches that, so I'd rather not guess."
+            f" Could you try a city name or rephrase it? I can also help with {r.offers}."
+        )
+    return help_text(r)
 
 
 class OfflineWriter:
@@ -84,11 +90,13 @@ class OfflineWriter:
     def generate(self, prompt: Prompt) -> str:
         """Small talk, an answer from the context, or a plain "nothing matches"."""
         norm = fmt.normalized(prompt.user)
+        retailer = prompt.retailer
         if prompt.intent == "GENERAL_CONVERSATION":
-            talk = small_talk(norm)
+            talk = small_talk(norm, retailer)
             if not prompt.context or (talk and len(norm.split()) <= _SHORT_MESSAGE):
-                return talk or _HELP
-        return from_context(prompt.context, norm, prompt.intent) or _NOTHING[prompt.intent]
+                return talk or help_text(retailer)
+        answer = from_context(prompt.context, norm, prompt.intent)
+        return answer or nothing(prompt.intent, retailer)
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
         """The text of `generate`, a few words at a time, as a model would send it."""
@@ -100,14 +108,6 @@ class OfflineWriter:
 
     def classify(self, text: str, labels: Sequence[str]) -> str:
         raise ModelError("classification needs a model")
-
-
-def small_talk(norm: str) -> str | None:
-    """The reply to a greeting, thanks, goodbye or a question about the assistant, if any."""
-    for phrases, reply in _SMALL_TALK:
-        if fmt.mentions(norm, phrases):
-            return reply
-    return None
 
 
 def from_context(context: Sequence[ContextDoc], norm: str, intent: Intent) -> str:
@@ -142,7 +142,7 @@ def product_answer(products: Sequence[ContextDoc], norm: str) -> str:
 def _product_line(doc: ContextDoc, query: set[str]) -> str:
     """`- **Name** ($16.50): facts. One sentence of the description."""
     price = fmt.money(doc.fields)
-    facts = fmt.product_facts(doc.fields)
+    facts = fmt.product_facts(doc.fields, query)
     head = f"- **{doc.name}**" + (f" ({price})" if price else "")
     line = head + (f": {'; '.join(facts)}." if facts else ".")
     known = " ".join([doc.name, *facts])
@@ -151,24 +151,21 @@ def _product_line(doc: ContextDoc, query: set[str]) -> str:
 
 
 def direct_answer(listed: Sequence[ContextDoc], norm: str) -> list[str]:
-    """One-line answers to "decaf?", "dairy free?" or "cheapest?" about the listed products."""
+    """One-line answers to "waterproof?" or "cheapest?" about the listed products: a yes/no
+    attribute the question names (by the catalog's label), then the price extremes."""
     lines: list[str] = []
     pool = list(listed)
-    for phrases, test, label, keys in (
-        (_DECAF, _is_decaf, "decaf", ("decaf",)),
-        (_CAFFEINE_FREE, _is_caffeine_free, "caffeine free", ("decaf", "caffeine")),
-        (_DAIRY_FREE, _is_dairy_free, "dairy free", ("dairy_free", "milk")),
-    ):
-        if fmt.mentions(norm, phrases):
-            matching = [doc for doc in pool if test(fmt.attributes(doc.fields))]
-            names = fmt.join_words([f"**{doc.name}**" for doc in matching])
-            if matching:
-                lines.append(
-                    f"The {label} {'one is' if len(matching) == 1 else 'ones are'} {names}."
-                )
-            elif all(_says(doc, keys) for doc in pool):  # unknown is not "no"
-                lines.append(f"None of these is {label}.")
-            pool = matching or pool
+    labels = {label for doc in pool for label in fmt.flags(doc.fields)}
+    for label in sorted(labels, key=len, reverse=True):
+        if not fmt.mentions(norm, (fmt.normalized(label),)):
+            continue
+        matching = [doc for doc in pool if fmt.flags(doc.fields).get(label) is True]
+        names = fmt.join_words([f"**{doc.name}**" for doc in matching])
+        if matching:
+            lines.append(f"The {label} {'one is' if len(matching) == 1 else 'ones are'} {names}.")
+        elif all(label in fmt.flags(doc.fields) for doc in pool):  # unknown is not "no"
+            lines.append(f"None of these is {label}.")
+        pool = matching or pool
     priced = [
         (float(doc.fields["price"]), i, doc) for i, doc in enumerate(pool) if fmt.money(doc.fields)
     ]
@@ -178,24 +175,6 @@ def direct_answer(listed: Sequence[ContextDoc], norm: str) -> list[str]:
         word = "least expensive" if cheap else "most expensive"
         lines.append(f"Of these, the {word} is **{doc.name}** at {fmt.money(doc.fields)}.")
     return lines
-
-
-def _says(doc: ContextDoc, keys: Sequence[str]) -> bool:
-    """Whether the record states any of these attributes at all."""
-    attrs = fmt.attributes(doc.fields)
-    return any(attrs.get(key) is not None for key in keys)
-
-
-def _is_decaf(attrs: Mapping[str, Any]) -> bool:
-    return attrs.get("decaf") is True
-
-
-def _is_caffeine_free(attrs: Mapping[str, Any]) -> bool:
-    return attrs.get("decaf") is True or attrs.get("caffeine") == "none"
-
-
-def _is_dairy_free(attrs: Mapping[str, Any]) -> bool:
-    return attrs.get("dairy_free") is True or attrs.get("milk") == "none"
 
 
 def shop_answer(shops: Sequence[ContextDoc], norm: str) -> str:

@@ -45,6 +45,16 @@ class Embedder(Protocol):
 
 
 @dataclass(frozen=True)
+class Retailer:
+    """Who the shopper talks to, from the catalog's manifest and profile: the name, what it
+    sells in a few words (the tagline, or its top categories), whether it has shops."""
+
+    name: str = "our shop"
+    offers: str = "our products"
+    has_shops: bool = True
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Literal["user", "assistant"]
     content: str
@@ -72,6 +82,7 @@ class Prompt:
     intent: Intent = "GENERAL_CONVERSATION"
     history: Sequence[Turn] = ()
     context: Sequence[ContextDoc] = ()
+    retailer: Retailer = field(default_factory=Retailer)
 
 
 class TextGenerator(Protocol):

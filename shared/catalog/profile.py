@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.catalog.files import catalog_files, kind_of, read_jsonl
 from shared.catalog.indexing import attribute_words
-from shared.catalog.records import MANIFEST_ID, Manifest
+from shared.catalog.records import MANIFEST_ID, Manifest, validate_records
 from shared.catalog.units import from_key, unit_of
 from shared.catalog.upsert import CATALOG_DOC, META
 from shared.store import Store, Transaction
@@ -90,10 +93,51 @@ class Profile(BaseModel):
         paths = set(self.categories)
         return {p for p in paths if not any(q.startswith(p + " > ") for q in paths)}
 
+    def label(self, key: str) -> str:
+        found = self.attributes.get(key)
+        return found.label if found else from_key(key)[0]
+
+    def specs(self, attributes: Mapping[str, Any]) -> list[str]:
+        """A product's attributes in the catalog's labels and units: "weight 2060 g",
+        "season rating: 4-season", "waterproof" (yes/no attributes only when yes)."""
+        out = []
+        for key, value in attributes.items():
+            found = self.attributes.get(key)
+            label = _PARENTHESIS.sub("", found.label).strip() if found else from_key(key)[0]
+            unit = unit_of(found.unit) if found and found.unit else from_key(key)[1]
+            shown_unit = unit.symbol if unit else (found.unit if found else None)
+            if value is True:
+                out.append(label)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out.append(f"{label} {value:g}{_space(shown_unit)}")
+            elif isinstance(value, list) and value:
+                items = ", ".join(str(v) for v in value)
+                out.append(f"{label}: {items}{_space(shown_unit) if shown_unit else ''}")
+            elif isinstance(value, str) and value:
+                out.append(f"{label}: {value}")
+        return out
+
+    def flags(self, attributes: Mapping[str, Any]) -> dict[str, bool]:
+        """A product's yes/no attributes by label."""
+        return {
+            _PARENTHESIS.sub("", self.label(k)).strip(): v
+            for k, v in attributes.items()
+            if isinstance(v, bool)
+        }
+
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency; a term the catalog never uses counts as rare."""
         n, df = max(self.documents, 1), self.terms.get(term, 1)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+_PARENTHESIS = re.compile(r"\s*\([^)]*\)")
+
+
+def _space(unit: str | None) -> str:
+    if not unit:
+        return ""
+    return unit if unit.startswith("°") else f" {unit}"
 
 
 def lexical_terms(text: str) -> list[str]:
@@ -217,6 +261,18 @@ def _attribute(key: str, values: list[Any], m: Manifest, where: Counter[str]) ->
 
 def _bounded(counts: Counter[str]) -> dict[str, int]:
     return dict(counts.most_common(MAX_VALUES))
+
+
+def build_from_directory(directory: Path) -> Profile:
+    """The profile of a catalog directory's files, without a store (tools and evaluations)."""
+    found: dict[str, list[Any]] = {"manifest": [], "products": [], "shops": []}
+    for path in catalog_files(directory):
+        kind = kind_of(path)
+        if kind in found:
+            good, _ = validate_records(kind, [line.record for line in read_jsonl(path)[0]])
+            found[kind] = [r.model_dump(mode="json") for r in good]
+    manifest = found["manifest"][0] if found["manifest"] else None
+    return build(found["products"], found["shops"], manifest)
 
 
 # -- stored with the catalog version ---------------------------------------------------------

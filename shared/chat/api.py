@@ -260,6 +260,22 @@ def _health(request: flask.Request) -> flask.Response:
     return health.public_response(_checks())
 
 
+def _about(request: flask.Request) -> flask.Response:
+    """Who the assistant speaks for, from the catalog's manifest: the page's header and title."""
+    _charge_read(request, HEALTH_COST)
+    view = wiring.get_retriever().view()
+    r = view.retailer
+    body = {
+        "name": r.name,
+        "offers": r.offers,
+        "has_shops": r.has_shops,
+        "suggestions": view.suggestions(),
+    }
+    response = flask.jsonify(body)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
 def _health_details(request: flask.Request) -> flask.Response:
     return health.details_response(_checks())
 
@@ -272,6 +288,7 @@ routes = Routes(
         (Route("DELETE", "/sessions/{session_id}"), _delete),
         (Route("POST", "/sessions/{session_id}/resume"), _resume),
         (Route("POST", "/sessions/{session_id}/messages"), _message),
+        (Route("GET", "/about"), _about),
         (Route("GET", "/health"), _health),
         (Route("GET", "/health/details"), _health_details),
     ],

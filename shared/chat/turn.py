@@ -15,7 +15,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.ai import ModelError, ModelUnavailable, Prompt, fallback
-from shared.ai.prompts import REFUSAL, SYSTEM, echoes_instructions
+from shared.ai.prompts import echoes_instructions, refusal, system_prompt
 from shared.cache.privacy import full_name, personal
 from shared.cache.responses import (
     CacheHit,
@@ -28,6 +28,7 @@ from shared.chat.flights import Flights, Ticket
 from shared.chat.plan import Plan
 from shared.chat.record import Recorder
 from shared.chat.sources import SEARCHES, card, context_doc, relevant
+from shared.intent.evidence import Evidence, evidence
 from shared.intent.router import Decision
 from shared.logs import fields
 from shared.metrics.event import TurnError
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shared.chat")
 StreamEvent = tuple[Literal["delta", "done"], Any]
 CUT_SHORT = "\n\n(The answer was cut short. Please ask again.)"
-_TAILS = {"echo": REFUSAL, "cut": CUT_SHORT.strip()}
+_CUT = CUT_SHORT.strip()
 
 
 class ChatTurns:
@@ -84,7 +85,7 @@ class ChatTurns:
         vector = self._embed(text, timings, errors)
         mark = time.perf_counter()
         decision = (
-            self.router.decide(vector, text)
+            self.router.decide(vector, text, self._evidence(text))
             if vector is not None
             else Decision("GENERAL_CONVERSATION", 0.0, None, "default", {})
         )
@@ -113,12 +114,14 @@ class ChatTurns:
         if hit is None and self.flights is not None:
             hit, ticket = self._take_off(query, client, errors)
         timings["cache"] = _ms(mark)
+        retailer = self.retriever.retailer()
         prompt = Prompt(
-            system=SYSTEM,
+            system=system_prompt(retailer),
             user=text,
             intent=decision.intent,
             history=history,
             context=[context_doc(h) for h in hits],
+            retailer=retailer,
         )
         return Plan(
             session=session,
@@ -232,6 +235,14 @@ class ChatTurns:
             log.warning("cache lookup failed", extra=fields(error=type(e).__name__))
             return None
 
+    def _evidence(self, text: str) -> Evidence | None:
+        """What the catalog's own words in the text point at (routing works without it)."""
+        try:
+            return evidence(text, self.retriever.view().lexicon)
+        except Exception:  # the store is down: the turn goes on, and says so elsewhere
+            log.warning("catalog evidence unavailable", exc_info=True)
+            return None
+
     # --- the answer
 
     def run(self, plan: Plan) -> Generator[StreamEvent, None, None]:
@@ -250,7 +261,8 @@ class ChatTurns:
         try:
             try:
                 for chunk in answer.chunks:
-                    if echoes_instructions("".join([*parts, chunk])[-4000:]):
+                    said = "".join([*parts, chunk])[-4000:]
+                    if echoes_instructions(said, plan.prompt.system):
                         stop = "echo"
                         log.warning("reply echoed the instructions; replaced")
                         break
@@ -264,7 +276,8 @@ class ChatTurns:
                 log.exception("answer failed")
             finally:
                 _close(answer)  # ends the model's stream: at the end, on a break, on a leave
-            tail = _TAILS.get(stop or "", "")
+            tails = {"echo": refusal(plan.prompt.retailer), "cut": _CUT}
+            tail = tails.get(stop or "", "")
             if tail:
                 tail = ("\n\n" if parts else "") + tail
                 parts.append(tail)

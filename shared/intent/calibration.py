@@ -25,6 +25,10 @@ class Calibration:
     thresholds: dict[str, float] = field(default_factory=dict)
     version: int = 0  # 0: not calibrated for this model, the defaults above
     dev_accuracy: float | None = None
+    # Added to a route's log-probability when the catalog's own words in the query point at it
+    # (shared/intent/evidence.py): chosen with the head on the catalogs' development sets.
+    product_evidence: float = 0.0
+    place_evidence: float = 0.0
     head: Head | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -36,6 +40,8 @@ class Calibration:
             "thresholds": self.thresholds,
             "version": self.version,
             "dev_accuracy": self.dev_accuracy,
+            "product_evidence": self.product_evidence,
+            "place_evidence": self.place_evidence,
         }
 
 
@@ -61,5 +67,7 @@ def load_calibration(model_id: str, path: Path = CALIBRATION_FILE) -> Calibratio
         thresholds={k: float(v) for k, v in entry["thresholds"].items()},
         version=int(entry["version"]),
         dev_accuracy=entry.get("dev_accuracy"),
+        product_evidence=float(entry.get("product_evidence", 0.0)),
+        place_evidence=float(entry.get("place_evidence", 0.0)),
         head=head,
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from shared.ai import INTENTS, Embedder, Intent, ModelError, ModelUnavailable, TextGenerator
 from shared.intent.calibration import Calibration
+from shared.intent.evidence import Evidence
 from shared.intent.lexical import Lexical
 from shared.logs import fields
 
@@ -77,13 +78,14 @@ class IntentRouter:
         self._head_order = [head.routes.index(r) for r in self.blocks] if head else []
         self._calibration = calibration
 
-    def route(self, text: str) -> Decision:
+    def route(self, text: str, evidence: Evidence | None = None) -> Decision:
         """Embed the text (as a query) and decide."""
-        return self.decide(self.embedder.embed([text], "query")[0], text)
+        return self.decide(self.embedder.embed([text], "query")[0], text, evidence)
 
-    def decide(self, vector: np.ndarray, text: str) -> Decision:
-        """Decide from a query vector already made (a chat turn embeds its text once)."""
-        means, best_rows = self._score_rows(vector, text)
+    def decide(self, vector: np.ndarray, text: str, evidence: Evidence | None = None) -> Decision:
+        """Decide from a query vector already made (a chat turn embeds its text once), and what
+        the catalog's own words in it point at."""
+        means, best_rows = self._score_rows(vector, text, evidence)
         values = means.tolist()
         routes: list[str] = list(self.blocks)
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
@@ -97,15 +99,20 @@ class IntentRouter:
         nearest = {r: self.texts[i] for r, i in zip(routes, best_rows.tolist(), strict=True)}
         return self._ambiguous(text, scores, nearest)
 
-    def scores(self, vector: np.ndarray, text: str) -> tuple[dict[str, float], dict[str, str]]:
-        """Per route: the mean of its k best similarities, and its nearest example."""
-        means, best_rows = self._score_rows(vector, text)
+    def scores(
+        self, vector: np.ndarray, text: str, evidence: Evidence | None = None
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """Per route: its score (the head's probability, or the mean of its k best
+        similarities), and its nearest example."""
+        means, best_rows = self._score_rows(vector, text, evidence)
         routes: list[str] = list(self.blocks)
         scores = dict(zip(routes, means.tolist(), strict=True))
         nearest = {r: self.texts[i] for r, i in zip(routes, best_rows.tolist(), strict=True)}
         return scores, nearest
 
-    def _score_rows(self, vector: np.ndarray, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _score_rows(
+        self, vector: np.ndarray, text: str, evidence: Evidence | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """All routes at once: similarities gathered into one (routes x longest block) array,
         padded with -inf, one argmax for the nearest example of each route, and the scores:
         the head's probabilities, or one partition for the top-k mean."""
@@ -121,6 +128,8 @@ class IntentRouter:
             grid = sims[self._grid]
             nearest = self._grid[np.arange(len(grid)), grid.argmax(axis=1)]
             probabilities = cal.head.probabilities(vector, text)
+            if evidence is not None and (evidence.product or evidence.place):
+                probabilities = _weigh(probabilities, cal.head.routes, evidence, cal)
             return probabilities[self._head_order], nearest
         if alpha < 1.0:
             sims[:n] *= alpha
@@ -142,6 +151,22 @@ class IntentRouter:
                 intent: Intent = label  # type: ignore[assignment]  # classify returns a label
                 return Decision(intent, scores.get(intent, 0.0), nearest.get(intent), "llm", scores)
         return Decision(DEFAULT_INTENT, scores.get(DEFAULT_INTENT, 0.0), None, "default", scores)
+
+
+def _weigh(
+    probabilities: np.ndarray, routes: Sequence[str], evidence: Evidence, cal: Calibration
+) -> np.ndarray:
+    """The head's probabilities moved towards the routes the catalog's words point at."""
+    import numpy as np
+
+    logits = np.log(np.maximum(probabilities, 1e-9))
+    if evidence.product:
+        logits[routes.index("PRODUCT_RAG")] += cal.product_evidence
+    if evidence.place:
+        logits[routes.index("LOCATION_RAG")] += cal.place_evidence
+    logits -= logits.max()
+    weighed: np.ndarray = np.exp(logits) / np.exp(logits).sum()
+    return weighed
 
 
 def _block(labels: Sequence[str], route: str) -> tuple[int, int]:

@@ -23,11 +23,11 @@ from shared.store import DistanceMeasure, Embedding, Filter, Hit, Store
 if TYPE_CHECKING:
     import numpy as np
 
-    from shared.ai import Embedder
+    from shared.ai import Embedder, Retailer
 
 Kind = Literal["products", "shops", "documents"]
 KINDS: tuple[Kind, ...] = ("products", "shops", "documents")
-POOL = 300  # nearest candidates ranked again (find_nearest allows up to 1000)
+POOL = 100  # nearest candidates ranked again (find_nearest allows up to 1000)
 MAX_K = 50
 # Below these cosine similarities (offline MiniLM, calibrated on the development sets) a hit
 # is noise, unless the query's own words pick it out (a name, a constraint it meets).
@@ -74,6 +74,10 @@ class Retriever:
 
     def view(self) -> CatalogView:
         return self.views.current()
+
+    def retailer(self) -> Retailer:
+        """Who the assistant speaks for, from the catalog's manifest and profile."""
+        return self.view().retailer
 
     def search(
         self,
@@ -133,15 +137,16 @@ class Retriever:
     ) -> list[SearchHit]:
         if u.unknown_head:
             return []  # asks for a thing no product is: "we don't carry that", not noise
-        found = self._nearest("products", vector, POOL, where)
-        if len(u.categories) == 1 and view.profile.documents > POOL and not where:
-            # A large catalog: the named category's own nearest, filtered in the store (a
-            # composite vector index on category), so its records are all in the pool.
+        category = u.categories[0] if len(u.categories) == 1 else None
+        if category and view.profile.documents > POOL and not where and _leaf(view, category):
+            # A catalog larger than the pool: the named category's own nearest, filtered in the
+            # store (a composite vector index on category), then the nearest of the rest.
+            found = self._nearest("products", vector, POOL, [Filter("category", "==", category)])
             seen = {h.id for h in found}
-            extra = self._nearest(
-                "products", vector, POOL, [Filter("category", "==", u.categories[0])]
-            )
+            extra = self._nearest("products", vector, POOL // 2, where)
             found += [h for h in extra if h.id not in seen]
+        else:
+            found = self._nearest("products", vector, POOL, where)
         stock = self._stock(u.shops) if u.shops else None
         pool = [
             (h.id, h.data, float(h.distance))
@@ -155,7 +160,13 @@ class Retriever:
             if not s.matched and stock is None and s.similarity < FLOORS["products"]:
                 continue
             in_stock = self._stock_by_shop(u.shops, s.id) if stock is not None else None
-            data = {**s.data, "currency": s.data.get("currency") or currency}
+            attributes = s.data.get("attributes") or {}
+            data = {
+                **s.data,
+                "currency": s.data.get("currency") or currency,
+                "specs": view.profile.specs(attributes),
+                "flags": view.profile.flags(attributes),
+            }
             hits.append(_hit("products", s.id, data, round(s.score, 4), in_stock))
             if len(hits) == k:
                 break
@@ -264,6 +275,7 @@ def _street(data: Mapping[str, Any]) -> set[str]:
 _FIELDS = {
     "products": (
         "name", "category", "brand", "price", "currency", "description", "attributes", "url",
+        "specs", "flags",
     ),
     "shops": (
         "name", "address", "city", "state", "timezone", "hours", "hours_exceptions", "amenities",
@@ -282,3 +294,8 @@ def _hit(
 
 def _ms(start: float, end: float) -> float:
     return round((end - start) * 1000, 2)
+
+
+def _leaf(view: CatalogView, category: str) -> bool:
+    """Products carry leaf paths: only a leaf is an equality filter on `category`."""
+    return category in view.profile.leaves()

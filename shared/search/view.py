@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.ai import Retailer
 from shared.catalog import CATALOG_DOC, META
 from shared.catalog import profile as profiles
 from shared.catalog.profile import Profile
@@ -22,6 +24,38 @@ class CatalogView:
     version: int  # the catalog version this view was read at
     profile: Profile
     lexicon: Lexicon
+
+    @property
+    def retailer(self) -> Retailer:
+        p = self.profile
+        tops = sorted((c for c in p.categories if " > " not in c), key=lambda c: -p.categories[c])
+        offers = p.tagline or _listing([c.lower() for c in tops[:4]]) or "our products"
+        return Retailer(name=p.name or "our shop", offers=offers, has_shops=bool(p.shops))
+
+    def suggestions(self) -> list[str]:
+        """Three questions to start with, in the catalog's own words."""
+        p = self.profile
+        leaves = sorted(p.leaves(), key=lambda c: -p.categories[c])
+        names = [c.split(" > ")[-1].lower() for c in leaves]
+        out = []
+        if names:
+            out.append(f"What {names[0]} do you recommend?")
+        if len(names) > 1:
+            out.append(f"What are your cheapest {names[1]}?")
+        if p.shops:
+            cities = Counter(s.city for s in p.shops)
+            out.append(f"Which shops in {cities.most_common(1)[0][0]} are open on Sunday?")
+        return out[:3]
+
+
+def _listing(items: list[str]) -> str:
+    return (
+        items[0]
+        if len(items) == 1
+        else ", ".join(items[:-1]) + " and " + items[-1]
+        if items
+        else ""
+    )
 
 
 class CatalogViews:

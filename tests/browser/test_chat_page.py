@@ -70,6 +70,18 @@ def stored_session(page: Page) -> dict[str, Any]:
     return dict(json.loads(page.evaluate("localStorage.getItem('cymbal.chat.session')")))
 
 
+def test_the_page_speaks_for_the_catalogs_retailer(page: Page, stack: Stack) -> None:
+    open_chat(page, stack)
+    # The sample catalog's manifest names the retailer; the suggestions come from its catalog.
+    expect(page.locator("#brand")).to_have_text("Cymbal Coffee")
+    expect(page).to_have_title("Cymbal Coffee assistant")
+    expect(page.locator("#greeting")).to_contain_text("coffees, drinks and brewing equipment")
+    first = page.locator(".suggestion").first
+    expect(first).not_to_have_text("What do you recommend?")
+    asked = first.inner_text()
+    assert asked.startswith("What ") and asked.endswith(" do you recommend?")
+
+
 def test_a_question_streams_its_reply_and_shows_product_cards(page: Page, stack: Stack) -> None:
     open_chat(page, stack)
     page.evaluate(WATCH_RENDERS)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.eval_retrieval import BENCHMARK, evaluate, load_catalog
+import pytest
+
+from scripts.eval_retrieval import BENCHMARK, DenseOnly, evaluate, load_catalog
 from shared import wiring
 from shared.search.retrieval import Retriever
 from shared.store.sqlite_store import SqliteStore
 
 EVAL = Path(__file__).with_name("retrieval_eval.jsonl")
-MIN_HIT_AT_5 = 0.93  # measured 0.971 (2026-11-30)
-MIN_MRR = 0.85  # measured 0.913
-MIN_EMPTY_WHEN_UNANSWERABLE = 0.3  # measured 0.40: "nothing" is hard to tell from "something"
+MIN_HIT_AT_5 = 0.93  # measured 0.971 (2026-11-30); 0.961 from the catalog profile (2026-12-06)
+MIN_MRR = 0.85  # measured 0.913; 0.912
+MIN_EMPTY_WHEN_UNANSWERABLE = 0.3  # measured 0.40, then 0.50: "nothing" is hard to tell
+MIN_PRECISION = 0.70  # of the sources a turn shows; measured 0.733
 
 
 def test_hit_at_5_and_mrr_on_the_benchmark_catalog() -> None:
@@ -30,6 +33,51 @@ def test_hit_at_5_and_mrr_on_the_benchmark_catalog() -> None:
     assert scores.hit_at_5 >= MIN_HIT_AT_5
     assert scores.mrr >= MIN_MRR
     assert scores.empty_when_unanswerable >= MIN_EMPTY_WHEN_UNANSWERABLE
+    assert scores.precision >= MIN_PRECISION
+
+
+OUTDOOR = BENCHMARK.parent / "outdoor"
+ROOT = Path(__file__).resolve().parents[2]
+OUTDOOR_EVAL = ROOT / "data" / "outdoor-eval"
+
+
+HEARTH = ROOT / "data" / "thirdparty" / "hearth"
+# catalog, its held-out set, and the least hit@5, MRR and precision: a little under what was
+# measured once, at the end, on sets written by outsiders before (outdoor) or without (hearth)
+# any tuning on them. Measured 2026-12-06: outdoor 0.924 / 0.889 / 0.736 (dense search alone
+# 0.889 / 0.737 / 0.368); hearth, a home-and-kitchen store written from catalog_format.md
+# alone, 0.876 / 0.821 / 0.662 (dense 0.857 / 0.743 / 0.384).
+OTHER_CATALOGS = {
+    "outdoor": (OUTDOOR, OUTDOOR_EVAL / "retrieval_heldout.jsonl", 0.90, 0.85, 0.70),
+    "hearth": (
+        HEARTH,
+        HEARTH.with_name("hearth-eval") / "retrieval_heldout.jsonl",
+        0.85,
+        0.78,
+        0.62,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_CATALOGS))
+def test_other_catalogs_with_no_code_of_theirs_beat_plain_dense_search(name: str) -> None:
+    """Nothing in shared/ names these domains. The baseline is the same embeddings' five
+    nearest records, nothing else."""
+    directory, held_out, least_hit, least_mrr, least_precision = OTHER_CATALOGS[name]
+    store = SqliteStore()
+    load_catalog(store, directory)
+    rows = [json.loads(x) for x in held_out.read_text().splitlines() if x.strip()]
+    embedder = wiring.get_embedder()
+    ours = evaluate(Retriever(store, embedder), rows)
+    dense = evaluate(DenseOnly(store, embedder), rows)  # type: ignore[arg-type]
+    for label, s in (("hybrid", ours), ("dense", dense)):
+        print(
+            f"\n{name} {label}: hit@5 {s.hit_at_5:.3f} MRR {s.mrr:.3f} precision {s.precision:.3f}"
+        )
+    assert ours.answerable >= 100 and ours.unanswerable >= 10
+    assert ours.hit_at_5 >= least_hit and ours.hit_at_5 >= dense.hit_at_5
+    assert ours.mrr >= least_mrr and ours.mrr >= dense.mrr
+    assert ours.precision >= least_precision and ours.precision >= dense.precision + 0.2
 
 
 def test_every_labelled_id_exists_in_the_benchmark_catalog() -> None:

@@ -61,6 +61,18 @@ def test_a_location_turn_returns_shop_cards(chat: Client) -> None:
     assert shops and all(x["city"] == "Seattle" and x["address"] and x["hours"] for x in shops)
 
 
+def test_about_names_the_retailer_from_its_catalog(chat: Client) -> None:
+    # The benchmark catalog has no manifest: a neutral name, and its own top categories.
+    body = chat.get("/about").get_json()
+    assert body["name"] == "our shop" and body["has_shops"] is True
+    assert set(body["offers"].replace(" and ", ", ").split(", ")) == {
+        "coffee",
+        "drink",
+        "equipment",
+    }
+    assert len(body["suggestions"]) == 3 and "Seattle" in body["suggestions"][2]
+
+
 def test_an_sse_turn_sends_meta_then_deltas_then_done(chat: Client) -> None:
     s = chat.session()
     r = chat.turn(s, "recommend a dark roast coffee", stream=True)

@@ -33,7 +33,7 @@ def test_every_function_answers_under_one_port_and_stops_cleanly(stack: Stack) -
     assert f"chat at {base}/ " in ready and f"dashboard at {base}/dashboard.html" in ready
     report = wait_json(f"{base}/chat/health/details", lambda d: True, deadline)
     assert report["checks"]["catalog"]["counts"] == expected
-    assert set(expected) == {"products", "shops", "inventory", "documents"}
+    assert set(expected) == {"manifest", "products", "shops", "inventory", "documents"}
     status, body, kind = get(f"{base}/")
     assert status == 200 and kind == "text/html" and b"<title>" in body
     assert get(f"{base}/config.js")[0] == 200
