@@ -1,8 +1,8 @@
 """Text as every part of the assistant reads it: folded, normalised, cut into words, stemmed.
 
-One set of primitives that each reader builds on: the offline writer's content words, the
-search hints, the intent router's lexical features, the prompt-echo check, and the cache's key
-and guard (which add a stricter canonicalisation of their own on top, in `shared.cache`).
+One set of primitives that each reader builds on: the offline writer's content words, query
+understanding, the intent router's lexical features, the prompt-echo check, and the cache's
+key and guard (which add a stricter canonicalisation of their own on top, in `shared.cache`).
 Readers differ only in the word pattern they pass (hyphens kept, apostrophes kept, ...).
 """
 

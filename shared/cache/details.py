@@ -23,15 +23,13 @@ class Details:
 
     numbers: frozenset[str] = frozenset()  # "10", "<15", ">30", "250g", "#2"
     times: frozenset[str] = frozenset()  # "sunday", "weekend", "<07:00", "@19:00", "late", "24h"
-    places: frozenset[str] = frozenset()  # cities, "state:tx", origins, regions, streets
-    names: frozenset[str] = frozenset()  # products, "shop:uptown", "~copper" (a coffee line)
-    negated: frozenset[str] = frozenset()  # details said under a negation ("without milk")
-    comparatives: frozenset[str] = frozenset()  # "price_low", "size_high", "more:acidic"...
-    roasts: frozenset[str] = frozenset()
-    kinds: frozenset[str] = frozenset()  # beans, ground, pods, tea, grinder, gift card...
+    places: frozenset[str] = frozenset()  # cities, "state:tx", streets, cities lacking a shop
+    names: frozenset[str] = frozenset()  # products, "shop:uptown", "~alpine" (a product line)
+    negated: frozenset[str] = frozenset()  # details said under a negation ("without a hood")
+    comparatives: frozenset[str] = frozenset()  # "price_low", "size_high", "more:sweet"...
+    kinds: frozenset[str] = frozenset()  # the catalog's categories ("desk lamps")
     amenities: frozenset[str] = frozenset()
-    flavours: frozenset[str] = frozenset()
-    features: frozenset[str] = frozenset()  # milk, sugar, decaf/caffeinated, iced, process...
+    features: frozenset[str] = frozenset()  # its values ("fill:down") and yes/no attributes
     asks: frozenset[str] = frozenset()  # what is asked: price, hours, close, contact, refunds...
     others: frozenset[str] = frozenset()  # capitalised words nothing above knows ("Lavazza")
 
@@ -167,10 +165,7 @@ def negate(lower: str, marks: list[Mark]) -> list[Mark]:
 
 
 def resolve(mark: Mark) -> tuple[str, str, bool]:
-    """Caffeine is one axis: 'not decaf' is caffeinated and 'caffeine-free' is decaf."""
-    if mark.field == "features" and mark.value in ("decaf", "caffeinated"):
-        flipped = "caffeinated" if mark.value == "decaf" else "decaf"
-        return mark.field, flipped if mark.negated else mark.value, False
+    """A mark as (field, value, said under a negation)."""
     return mark.field, mark.value, mark.negated
 
 

@@ -1,7 +1,7 @@
 """The guard of the semantic response cache. It rejects by default: a cached answer is reused
 for a new query only when the two say the same critical details (numbers, times, places, names,
-negations, comparatives, roast, kind, amenity...), the same canonical content words in the same
-order (every other word, less a closed list of fillers, through a table of synonyms:
+negations, comparatives, categories, values, amenities...), the same canonical content words in
+the same order (every other word, less a closed list of fillers, through a table of synonyms:
 shared/cache/words.py), are not too long to judge, and are close in embedding space.
 Embeddings rate "in stock" and "out of stock" as near twins; the words keep their answers apart.
 Pure and fast: no model calls, no store access, linear in the text, and at most MAX_CHARS of it
@@ -31,7 +31,9 @@ from shared.cache.details import (
 )
 from shared.cache.patterns import MAX_CHARS, TOKEN, fold, key
 from shared.cache.words import MASK, canonical, content_words
-from shared.search import hints as hintlib
+from shared.catalog import profile as profiles
+from shared.catalog.profile import Profile
+from shared.text import singular
 
 # The cosine floor for the offline model (method and figures: docs/cache.md). Equal details and
 # content words decide; the floor only asks the embedding to agree that the two are alike: 0.05
@@ -55,26 +57,26 @@ def min_similarity(model_id: str) -> float:
 
 _FIELDS = tuple(f.name for f in fields(Details))
 _NO_DETAILS = Details()
-_COFFEE_KINDS = frozenset({"beans", "ground", "pods", "instant"})  # "coffee beans" = "beans"
 _WHEN = "when"
 _TIMED = {"open": "hours", "close": "closing time"}  # "when" + the verb = the noun
 
 
 class Guard:
     """Tells a paraphrase of a cached query from a near-duplicate with another answer, with the
-    catalog's own names, places and vocabulary. Build it once per catalog version."""
+    catalog's own names, places and vocabulary (from its profile). Build it once per catalog
+    version."""
 
     def __init__(
         self,
         names: Mapping[str, vocab.Entry],
         lexicon: Mapping[str, vocab.Entry],
         city_states: Mapping[str, str],
-        coffees: Iterable[str] = (),
-        origins: Iterable[str] = (),
+        kind_words: Mapping[str, frozenset[str]] | None = None,
+        own_words: frozenset[str] = frozenset(),
     ) -> None:
         self._names, self._lexicon = vocab.indexed(names), vocab.indexed(lexicon)
-        self._coffees = frozenset(coffees)  # names of the products that are coffees
-        self._origins = frozenset(origins)  # places that grow coffee (as details name them)
+        self._kind_words = dict(kind_words or {})  # a product name -> its category's words
+        self._own_words = own_words  # the retailer's name, said or not: the same question
         self._city_states = dict(city_states)
         phrases = (*names, *lexicon)
         self._known = frozenset(word for phrase in phrases for word in phrase.split())
@@ -82,25 +84,28 @@ class Guard:
         self._read = functools.lru_cache(maxsize=4096)(self._parse)
 
     @classmethod
+    def from_profile(cls, profile: Profile) -> Guard:
+        """From the catalog profile the ingest function keeps (never a scan of the catalog)."""
+        city_states = {key(s.city): f"state:{s.state}".lower() for s in profile.shops if s.state}
+        lexicon = vocab.catalog_lexicon(profile)
+        vocabulary = frozenset(w for phrase in lexicon for w in phrase.split())
+        names = vocab.product_names(profile, vocabulary) | vocab.streets(profile)
+        by_id = vocab.category_words(profile)
+        kind_words = {key(n): by_id.get(pid, frozenset()) for pid, n in profile.products.items()}
+        shop_words = vocab.common_name_words([s.name for s in profile.shops], 0.5)
+        own = frozenset(key(profile.name or "").split()) | shop_words
+        return cls(names, lexicon, city_states, kind_words, own - vocab.STOPWORDS)
+
+    @classmethod
     def build(
-        cls, products: Iterable[Mapping[str, Any]], shops: Iterable[Mapping[str, Any]]
+        cls,
+        products: Iterable[Mapping[str, Any]],
+        shops: Iterable[Mapping[str, Any]],
+        manifest: Mapping[str, Any] | None = None,
     ) -> Guard:
-        """From catalog records (the products.jsonl / shops.jsonl format)."""
-        products, shops = list(products), list(shops)
-        gazetteer = hintlib.Gazetteer.build(products, shops)
-        city_states = {
-            key(str(s.get("city", ""))): f"state:{s['state']}".lower()
-            for s in shops
-            if s.get("state")
-        }
-        names = vocab.product_names(products) | vocab.streets(shops)
-        coffees = {
-            key(str(p.get("name", "")))
-            for p in products
-            if (p.get("kind") or p.get("category")) == "coffee"
-        }
-        lexicon = vocab.catalog_lexicon(products, gazetteer)
-        return cls(names, lexicon, city_states, coffees, vocab.origins(gazetteer))
+        """From catalog records (format v1 or v2, as files hold them): for tests and tools."""
+        records = [{**p, "category": p.get("category") or p.get("kind") or ""} for p in products]
+        return cls.from_profile(profiles.build(records, list(shops), manifest))
 
     def details(self, text: str) -> Details:
         """The critical details of `text` (of its first MAX_CHARS characters)."""
@@ -170,26 +175,36 @@ class Guard:
             said = [w for w in said if w != _WHEN]  # "when does it open" asks its hours
             details = replace(details, asks=details.asks - _TIMED.keys() | timed)
         implied = self._implied(details)
+        said_by_name = self._named_kinds(details)
+        if details.kinds & said_by_name:  # "the Copper Lot lamp": the name says its kind
+            details = replace(details, kinds=details.kinds - said_by_name)
         order = order_of([(f, v) for _, f, v, _ in resolved], values)
         objects = ["+".join(sorted({":".join(resolve(m)[:2]) for m in run})) for run in runs]
         words = content_words(said, implied, objects, details=details != _NO_DETAILS)
         size = sum(w != MASK for w in said) + len(resolved)
         return Reading(details, words, order, size)
 
+    def _named_kinds(self, details: Details) -> frozenset[str]:
+        """Categories a named product is in, as the details name them ('lighting', 'lamps')."""
+        words: set[str] = set()
+        for name in details.names:
+            words |= self._kind_words.get(name, frozenset())
+        return frozenset(k for k in details.kinds if set(k.split()) <= words)
+
     def _implied(self, details: Details) -> frozenset[str]:
-        """Words the details say already: 'the Seattle Uptown shop', 'the Atlas Lot coffee',
-        'coffee beans'; only coffee is roasted, grown somewhere or processed ('a Kenyan coffee'
-        is 'a Kenyan', 'roasted dark' is 'a dark roast', 'the Huye region' is Huye). A city grows
-        no coffee: 'coffee in Seattle' keeps its word."""
-        names = details.names
-        shop = any(n.startswith("shop:") for n in names)
-        coffee = any(n.startswith("~") or n in self._coffees for n in names)
-        coffee = coffee or bool(details.kinds & _COFFEE_KINDS or details.roasts)
-        coffee = coffee or bool(details.places & self._origins)
-        coffee = coffee or any(f.startswith("process:") for f in details.features)
-        roast = ("roast", "roasted") if details.roasts else ()
-        grown = ("region", "origin", "country") if details.places & self._origins else ()
-        return frozenset(("shop",) * shop + ("coffee",) * coffee + roast + grown)
+        """Words the details say already: 'the Seattle Uptown shop' (a shop's name), 'the
+        Copper Lot lamp' (the named product's own category), 'the Jaipur region' (the
+        attribute a named value belongs to), and the retailer's own name."""
+        implied = set(self._own_words)
+        if any(n.startswith("shop:") for n in details.names):
+            implied.add("shop")
+        for name in details.names:
+            implied |= self._kind_words.get(name, frozenset())
+        for feature in details.features:
+            attribute, _, value = feature.partition(":")
+            if value:
+                implied |= {*attribute.split(), *(singular(w) for w in attribute.split())}
+        return frozenset(implied)
 
     def _proper_nouns(self, cased: str, left: list[re.Match[str]]) -> set[str]:
         """Capitalised words mid-sentence that nothing else knows: a brand, a town, a person.

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
-from shared.search import hints as hintlib
+from shared.search.lexicon import US_STATES
 from shared.text import fold as text_fold
 from shared.text import tokens
 
@@ -98,7 +98,7 @@ _UNITS = {**dict.fromkeys(words("kg kgs kilo kilos kilogram kilograms"), ("g", 1
           "ml": ("ml", 1), "%": ("%", 1), "percent": ("%", 1)}  # fmt: skip
 MORE_LESS = re.compile(r"\b(?P<dir>more|most|less|least|fewer|fewest)\s+(?P<word>[a-z]{3,})\b")
 STATE_CODES = re.compile(  # "Portland, OR", "in TX": capitals tell a code from the word "or"
-    r"(?:,\s*|\bin\s+)(?P<code>{})\b".format("|".join(sorted(set(hintlib.US_STATES.values()))))
+    r"(?:,\s*|\bin\s+)(?P<code>{})\b".format("|".join(sorted(set(US_STATES.values()))))
 )
 CLAUSE_BREAK = re.compile(r"[,.;:!?()]|\bbut\b")
 OTHER_THAN = re.compile(r"\b(?:other|rather) than$")

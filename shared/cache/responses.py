@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from shared.cache.details import Details
 from shared.cache.guard import Guard, min_similarity
 from shared.catalog import CATALOG_DOC, META
+from shared.catalog import profile as profiles
+from shared.catalog.profile import Profile
 from shared.logs import fields
 from shared.store import EXPIRES_AT, DistanceMeasure, Embedding, Filter, Increment, Store
 from shared.store import utc_now as _utc_now
@@ -38,9 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shared.cache")
 RESPONSE_CACHE = "response_cache"
-GENERIC_KINDS = frozenset({"drink", "equipment"})
 NEIGHBOURS = 4  # semantic candidates checked by the guard
-# Words that make a question lean on the conversation ("is it decaf?", "and the cheaper one?")
+# Words that make a question lean on the conversation ("is it waterproof?", "and the cheaper one?")
 # or on the asker ("recommend one for me", "I'm pregnant, which is safe?"): its answer then
 # depends on that conversation, so it is keyed on it and never served to anyone else.
 _CONTEXTUAL = re.compile(
@@ -113,15 +114,13 @@ def context_fingerprint(query: str, history: Sequence[Turn], *, names_nothing: b
 
 
 def names_nothing(details: Details) -> bool:
-    """No product, shop, place, kind, roast, flavour, amenity or feature: only what is asked
-    ("the price", "the hours") or how ("cheaper"), which the conversation must complete."""
+    """No product, shop, place, category, amenity or value: only what is asked ("the price",
+    "the hours") or how ("cheaper"), which the conversation must complete."""
     return not (
         details.places
         or details.names
-        or details.roasts
         or details.kinds
         or details.amenities
-        or details.flavours
         or details.features
         or details.others
     )
@@ -175,14 +174,13 @@ class ResponseCache:
             cached = self._guard
             if cached is not None and cached[0] == version:
                 return cached[1]
-            products = [d.data for d in self.store.query("products")]
-            guard = Guard.build(products, (d.data for d in self.store.query("shops")))
-            # Drinks and equipment are named for what they are ("Espresso", "French Press"):
-            # an answer may say the word without meaning the product.
+            profile = profiles.load(self.store) or Profile()  # built by ingest, never a scan
+            guard = Guard.from_profile(profile)
+            # Names other products' descriptions use as words ("Cold Brew"): an answer may say
+            # the word without meaning the product.
             generic: set[str] = set()
-            for p in products:
-                if (p.get("kind") or p.get("category")) in GENERIC_KINDS:
-                    generic |= guard.details(str(p.get("name", ""))).names
+            for name in profile.generic_names:
+                generic |= guard.details(name).names
             self._guard = (version, guard)
             self._generic = (version, frozenset(generic))
             return guard

@@ -1,16 +1,20 @@
 """The vocabulary of critical details for the cache guard (shared/cache/guard.py): a fixed
-English list of what shoppers say, the phrases the catalog itself adds (product names, streets,
-places, notes, amenities, roasts, shop names), and how a phrase is looked up. Each table says
-what its phrases have in common."""
+English list of what shoppers say about any shop (times, comparatives, what is asked), the
+phrases the catalog itself adds from its profile (product names and lines, brands, categories,
+attribute values and yes/no attributes, the manifest's synonyms, shop names, streets, places,
+amenities), and how a phrase is looked up. Each table says what its phrases have in common."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Mapping
-from typing import Any
 
 from shared.cache.patterns import TOKEN, fold, key, words
-from shared.search import hints as hintlib
+from shared.catalog.profile import Profile
+from shared.search.lexicon import AMENITY_WORDS, DEMONYMS, OTHER_PLACES, US_STATES
+from shared.text import singular
 
 Entry = tuple[str, str, bool]  # field, value, said negatively ("unsweetened")
 Lexicon = tuple[dict[str, Entry], dict[str, int]]  # phrases; longest phrase by first word
@@ -66,10 +70,9 @@ _COMPARATIVES: dict[str, Entry] = {
             "most expensive", "more expensive", "costliest", "highest price", "highest priced",
             "premium", "luxury", "fanciest", "cost the most", "costs the most"),
     **_same("comparatives", "strength_high", "strong", "stronger", "strongest", "bold", "bolder",
-            "boldest", "intense", "most caffeine", "more caffeine", "highest caffeine", "punchy"),
+            "boldest", "intense", "punchy"),
     **_same("comparatives", "strength_low", "mild", "milder", "mildest", "weak", "weaker",
-            "weakest", "gentle", "least caffeine", "less caffeine", "lowest caffeine",
-            "least strong", "less strong"),
+            "weakest", "gentle", "least strong", "less strong"),
     **_same("comparatives", "size_high", "big", "bigger", "biggest", "large", "larger", "largest",
             "huge"),
     **_same("comparatives", "size_low", "small", "smaller", "smallest", "tiny", "compact"),
@@ -86,57 +89,10 @@ _COMPARATIVES: dict[str, Entry] = {
     **_gradable("sweet", "bitter", "acidic", "smooth", "rich", "bright", "fresh", "creamy",
                 "healthy", "quiet", "busy", "fruity", "nutty"),
 }  # fmt: skip
-_PRODUCTS: dict[str, Entry] = {
-    **_same("roasts", "light", "light", "lighter", "lightest", "lightly roasted", "blonde"),
-    **_same("roasts", "dark", "dark", "darker", "darkest", "french roast"),
-    **_same("roasts", "medium", "medium"),
-    **_same("roasts", "medium-dark", "medium dark"),
-    **_same("kinds", "beans", "bean", "whole bean"),
-    **_same("kinds", "ground", "ground", "grounds", "pre ground", "preground"),
-    **_same("kinds", "pods", "pod", "capsule", "k cup", "kcup", "nespresso", "keurig"),
-    **_same("kinds", "equipment", "equipment", "gear", "accessory", "tool", "brewing equipment"),
-    **_same("kinds", "drink", "drink", "beverage"),
-    **_same("kinds", "gift card", "gift card", "giftcard", "gift certificate", "voucher"),
-    **_same("kinds", "brewer", "brewer", "dripper"),
-    **_same("kinds", "food", "food", "snack", "meal"),
-    **_same("kinds", "merch", "merch", "merchandise", "t shirt", "tshirt", "shirt"),
-    **_each("kinds", "instant", "tea", "mug", "cup", "grinder", "kettle", "filter", "scale",
-            "machine", "syrup", "subscription", "gift", "sample", "pastry", "sandwich",
-            "croissant", "muffin", "bagel", "cookie", "cake"),
-    # Caffeine is one axis (see _resolve): "caffeine-free" and "not caffeinated" are decaf.
-    **_same("features", "decaf", "decaf", "decaffeinated", "uncaffeinated", "noncaffeinated"),
-    **_same("features", "caffeinated", "caffeinated", "caffeine", "regular", "full caf",
-            "caffeine content"),
-    **_same("features", "half-caf", "half caf", "half caff"),
-    **_same("features", "temp:cold", "iced", "ice", "cold", "chilled", "on ice"),
-    **_same("features", "temp:hot", "hot", "warm", "steaming"),
-    **_same("features", "milk:oat", "oat", "oat milk", "oatmilk"),
-    **_same("features", "milk:almond", "almond milk"),
-    **_same("features", "milk:soy", "soy", "soy milk", "soymilk"),
-    **_same("features", "milk:skim", "skim", "skimmed", "skim milk", "nonfat milk"),
-    **_same("features", "milk:whole", "whole milk"),
-    **_same("features", "vegan", "vegan", "plant based"),
-    **_same("features", "sweet", "sweetened"),
-    "unsweetened": ("features", "sweet", True),
-    **_same("features", "dislike", "dislike", "hate", "hated", "detest", "loathe", "don't like",
-            "do not like", "not a fan"),
-    **_each("features", "milk", "cream", "sugar", "sweetener", "dairy", "lactose", "gluten",
-            "nuts", "foam", "shot", "whipped cream", "organic", "fair trade", "single origin",
-            "seasonal", "limited edition", "direct trade", "shade grown", "electric", "stovetop",
-            "manual", "automatic", "induction", "glass", "ceramic", "stainless steel", "plastic",
-            "reusable"),
-    **_same("features", "process:natural", "natural process", "naturally processed",
-            "natural processed", "natural processing"),
-    **_same("features", "process:honey", "honey process", "honey processed"),
-    **_same("features", "process:washed", "washed process", "wet processed", "washed"),
-    **_same("features", "process:anaerobic", "anaerobic", "anaerobic natural"),
-    **_same("flavours", "fruit", "fruity", "fruit", "fruitiness"),
-    **_same("flavours", "chocolate", "chocolate", "chocolatey", "chocolaty"),
-    **_same("flavours", "nut", "nutty", "nut"),
-    **_each("flavours", "floral", "citrus", "berry", "vanilla", "smoky", "spicy", "caramel"),
+_AMENITIES: dict[str, Entry] = {
     **_same("amenities", "parking", "park"),
     **_same("amenities", "restroom", "restroom", "bathroom", "toilet", "washroom"),
-}  # fmt: skip
+}
 # What is asked about. "where" and "when" are content words (see below).
 _ASKS: dict[str, Entry] = {
     **_same("asks", "price", "price", "pricing", "priced", "cost", "how much", "how expensive"),
@@ -148,7 +104,6 @@ _ASKS: dict[str, Entry] = {
     **_same("asks", "closing time", "closing time", "closing times", "closing hours"),
     **_same("asks", "close", "close", "closes", "closing", "closed", "shut"),
     **_same("asks", "contact", "phone number", "telephone", "call", "contact", "email"),
-    **_same("asks", "caffeine amount", "how much caffeine", "caffeine level"),
     **_same("asks", "ingredients", "ingredient", "made of", "made with", "made from",
             "goes into", "what's in", "what is in", "recipe"),
     **_same("asks", "size", "how heavy", "weight", "weigh", "how big", "size", "how many grams",
@@ -179,38 +134,28 @@ STATIC: dict[str, Entry] = {
     **_TIMES,
     **{w: ("numbers", f"#{i + 1}", False) for i, w in enumerate(_ORDINAL_WORDS)},
     **_COMPARATIVES,
-    **_PRODUCTS,
+    **_AMENITIES,
     **_ASKS,
 }
 NEGATORS = frozenset(words(
     "no not without non never except excluding exclude minus sans nothing none neither nor "
     "don't doesn't didn't isn't aren't wasn't won't can't cannot dont doesnt isnt arent cant "
     "avoid avoiding instead allergic intolerant zero hold skip"))  # fmt: skip
-POST_NEGATORS = frozenset({"free"})  # "dairy-free", "caffeine free"
+POST_NEGATORS = frozenset({"free"})  # "dairy-free", "pfas free"
 # Words never taken for a proper noun ("Hey") or for an adjective after "more" ("more than").
 STOPWORDS = frozenset(words(
     "a an the i i'm i'd me my we our you your yours it its it's is are was were be been am do "
     "does did have has had can could would should will shall may might must to of in on at by "
     "for from with about as into than then this that these those there here what what's which "
     "who how how's where when why and or but if so not no yes any some all each every more most "
-    "less very too also just only please thanks thank hi hello hey ok okay cymbal coffee coffees "
-    "shop shops store stores cafe cafes location locations branch place get got tell give show "
+    "less very too also just only please thanks thank hi hello hey ok okay "
+    "shop shops store stores location locations branch place get got tell give show "
     "find want need like looking recommend suggest sell carry offer available stock buy order "
     "one ones something anything"))  # fmt: skip
-SHOP_WORDS = frozenset(words("cymbal coffee cafe shop store the co"))
-# Words of coffee names too common to name a coffee line on their own ("a lot", "the story").
-NAME_GENERIC = STOPWORDS | frozenset(words(
-    "roast blend lot select reserve classic story harvest bloom crema decaf old town wild quiet "
-    "golden river"))  # fmt: skip
 STREET_SUFFIXES = {"ave": ("ave", "avenue"), "avenue": ("ave", "avenue"), "st": ("st", "street"),
                    "street": ("st", "street"), "dr": ("dr", "drive"), "drive": ("dr", "drive"),
                    "rd": ("rd", "road"), "road": ("rd", "road"), "blvd": ("blvd", "boulevard"),
                    "way": ("way",), "ln": ("ln", "lane"), "pl": ("pl", "place")}  # fmt: skip
-ALIASES = {"caffe latte": ("latte", "cafe latte"), "aeropress": ("aero press",),
-           "conical burr grinder": ("burr grinder",), "nitro cold brew": ("nitro",),
-           "pour over dripper": ("dripper",), "milk frother": ("frother",),
-           "moka pot": ("moka",)}  # fmt: skip
-AMBIGUOUS_PLACES = frozenset({"java"})  # "a cup of java" names no origin
 
 
 def variants(phrase: str) -> tuple[str, ...]:
@@ -244,26 +189,40 @@ def indexed(phrases: Mapping[str, Entry]) -> Lexicon:
     return phrases, longest
 
 
-def product_names(products: list[Mapping[str, Any]]) -> dict[str, Entry]:
-    """Each product's name, and a short form when it names no other product ('Orchard Bloom'
-    for 'Orchard Bloom Decaf', 'paper filters' for 'Paper Filters (100)', 'latte')."""
-    raw = sorted({str(p.get("name", "")) for p in products})
+def product_names(profile: Profile, vocabulary: frozenset[str]) -> dict[str, Entry]:
+    """Each product's name, and a short form when it names no other product: without what is
+    in parentheses ('paper filters' for 'Paper Filters (100)'), or without a last word that is
+    the catalog's own vocabulary ('ridge runner' for 'Ridge Runner Waterproof', when 'waterproof' is
+    one of its yes/no attributes or values)."""
+    raw = sorted(set(profile.products.values()))
     full = {key(name) for name in raw} - {""}
+    brands = sorted((key(b) for b in profile.brands), key=len, reverse=True)
     names: dict[str, Entry] = {n: ("names", n, False) for n in full}
     for name in raw:
         full_name = key(name)
-        short = {re.sub(r" decaf$", "", full_name), key(re.sub(r"\(.*?\)", "", name))}
-        for alias in sorted(short | set(ALIASES.get(full_name, ())) - full - {""}):
+        short = {key(re.sub(r"\(.*?\)", "", name))}
+        *head, last = full_name.split() or [""]
+        if len(head) >= 2 and last in vocabulary:
+            short.add(" ".join(head))
+        for brand in brands:  # "Alpinist 500" for "Cruxline Alpinist 500"
+            rest = full_name[len(brand) :].strip()
+            if full_name.startswith(brand + " ") and len(rest) > 3:
+                short.add(rest)
+        for alias in sorted(short - full - {""}):
             names.setdefault(alias, ("names", full_name, False))
+    for said, others in profile.synonyms.items():  # the manifest's other words for a product
+        if key(said) in full:
+            for other in others:
+                names.setdefault(key(other), ("names", key(said), False))
     return names
 
 
-def streets(shops: list[Mapping[str, Any]]) -> dict[str, Entry]:
+def streets(profile: Profile) -> dict[str, Entry]:
     """Street names of shop addresses, with 'Ave' or 'Avenue' ('Lake Shore' and 'Broadway' also
     alone)."""
     streets: dict[str, Entry] = {}
-    for shop in shops:
-        m = re.match(r"\s*\d+[a-z]?\s+([^,]+)", fold(str(shop.get("address", ""))).lower())
+    for shop in profile.shops:
+        m = re.match(r"\s*\d+[a-z]?\s+([^,]+)", fold(shop.address).lower())
         words = TOKEN.findall(m[1]) if m else []
         suffixes = STREET_SUFFIXES.get(words[-1], ()) if words else ()
         base = " ".join(words[:-1] if suffixes else words)
@@ -276,42 +235,74 @@ def streets(shops: list[Mapping[str, Any]]) -> dict[str, Entry]:
     return streets
 
 
-def catalog_lexicon(products: list[Mapping[str, Any]], gaz: hintlib.Gazetteer) -> dict[str, Entry]:
+def common_name_words(names: list[str], share: float) -> frozenset[str]:
+    """Words in at least `share` of the names (the retailer's own name in its shops')."""
+    counts = Counter(w for n in names for w in set(key(n).split()))
+    least = max(2, math.ceil(share * len(names)))
+    return frozenset(w for w, c in counts.items() if c >= least)
+
+
+def category_words(profile: Profile) -> dict[str, frozenset[str]]:
+    """A product's id -> the words its category path says ('lighting', 'lamps', 'lamp')."""
+    out: dict[str, frozenset[str]] = {}
+    for pid, path in profile.product_categories.items():
+        said = key(path.replace(">", " ")).split()
+        out[pid] = frozenset({*said, *(singular(w) for w in said)})
+    return out
+
+
+def catalog_lexicon(profile: Profile) -> dict[str, Entry]:
     """Every phrase but product names, lowest priority first: a later entry wins a clash."""
     lexicon: dict[str, Entry] = {}
-    for p in products:  # coffees come in lines ("the Copper ones"); drink names are plain words
-        if p.get("kind") == "coffee":
-            for word in set(key(str(p.get("name", ""))).split()) - NAME_GENERIC:
+    names = list(profile.products.values())
+    common = common_name_words(names, 0.1) | STOPWORDS
+    in_names = Counter(w for n in names for w in set(key(n).split()))
+    for name in names:  # product lines ("the Copper ones"): a name word few names share and
+        for word in set(key(name).split()) - common:  # no other product's text uses
+            used = profile.terms.get(singular(word), 0)
+            if len(word) > 2 and not word.isdigit() and used <= in_names[word]:
                 lexicon[word] = ("names", "~" + word, False)
-    for shop in gaz.shops:
-        for word in shop.name_words - set(key(shop.city).split()) - SHOP_WORDS:
+    shop_common = common_name_words([s.name for s in profile.shops], 0.5)
+    for shop in profile.shops:
+        own = set(key(shop.name).split()) - set(key(shop.city).split()) - shop_common - STOPWORDS
+        for word in own:
             lexicon[word] = ("names", "shop:" + word, False)
+    for brand in profile.brands:
+        lexicon[key(brand)] = ("names", "brand:" + key(brand), False)
     lexicon.update(STATIC)
-    for phrase, value in _places(gaz).items():
-        if phrase not in AMBIGUOUS_PLACES:
-            lexicon[key(phrase)] = ("places", value, False)
-    lexicon.update({key(k): ("flavours", key(v), False) for k, v in gaz.notes.items()})
-    lexicon.update({key(k): ("amenities", v.lower(), False) for k, v in gaz.amenities.items()})
-    for roast in gaz.roasts:
-        for form in ("roast", "roasted"):
-            lexicon[key(f"{roast} {form}")] = ("roasts", key(roast).replace(" ", "-"), False)
+    for phrase, value in _places(profile).items():
+        lexicon[key(phrase)] = ("places", value, False)
+    for path in profile.categories:
+        leaf = key(path.split(">")[-1])
+        for form in {leaf, " ".join([*leaf.split()[:-1], singular(leaf.split()[-1])])}:
+            lexicon[form] = ("kinds", leaf, False)
+    for attr, a in profile.attributes.items():
+        if a.kind == "boolean":
+            label = key(re.sub(r"\(.*?\)", "", a.label))
+            lexicon[label] = ("features", label, False)
+        elif a.kind in ("categorical", "list"):
+            for value in a.values:
+                phrase = key(value)
+                if len(phrase) >= 3 and not phrase.replace(" ", "").isdigit():
+                    entry: Entry = ("features", f"{key(attr)}:{phrase}", False)
+                    lexicon[phrase] = entry
+                    if phrase in DEMONYMS:  # "Kenyan" for "Kenya"
+                        lexicon[key(DEMONYMS[phrase])] = entry
+    for amenity in profile.amenities:
+        lexicon[key(amenity)] = ("amenities", key(amenity), False)
+        for other in AMENITY_WORDS.get(amenity.lower(), ()):
+            lexicon.setdefault(key(other), ("amenities", key(amenity), False))
+    for head, others in profile.synonyms.items():  # the manifest's: same as their head word
+        target = lexicon.get(key(head)) or ("features", key(head), False)
+        for other in others:
+            lexicon.setdefault(key(other), target)
     return lexicon
 
 
-def _places(gaz: hintlib.Gazetteer) -> dict[str, str]:
-    """Cities, states, origins and regions (the catalog's and others): 'kenyan' -> 'kenya'."""
-    places: dict[str, str] = {}
-    for origin in hintlib.OTHER_ORIGINS:
-        places[origin] = places[hintlib.DEMONYMS.get(origin, origin)] = origin
-    places.update({p: p for p in hintlib.OTHER_PLACES})
-    places.update({n: f"state:{c}".lower() for n, c in hintlib.US_STATES.items()})
-    places.update({k: f"state:{v}".lower() for k, v in gaz.states.items() if len(k) > 2})
-    places.update({k: key(v) for k, v in (*gaz.cities.items(), *gaz.origins.items())})
+def _places(profile: Profile) -> dict[str, str]:
+    """Cities and states (the catalog's, US state names) and cities the catalog lacks."""
+    places: dict[str, str] = {p: p for p in OTHER_PLACES}
+    places.update({n: f"state:{c}".lower() for n, c in US_STATES.items()})
+    places.update({s: f"state:{s}".lower() for s in profile.states if len(s) > 2})
+    places.update({key(s.city): key(s.city) for s in profile.shops})
     return places
-
-
-def origins(gaz: hintlib.Gazetteer) -> frozenset[str]:
-    """The place values that grow coffee (the catalog's origins and regions, and others)."""
-    places = _places(gaz)
-    grown = {*hintlib.OTHER_ORIGINS, *(key(v) for v in gaz.origins.values())}
-    return frozenset(v for v in places.values() if v in grown)

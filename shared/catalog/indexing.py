@@ -37,7 +37,7 @@ def embedding_text(record: Record) -> str:
 
 def _product_text(p: Product) -> str:
     """Name, category path, brand, then each attribute in words ("weight 2060 g", "waterproof",
-    "roast: light"), then the description. Labels come from the keys here: the manifest's
+    "finish: matte"), then the description. Labels come from the keys here: the manifest's
     labels may arrive after the products, and a vector must not depend on the order."""
     parts = [f"{p.name}.", f"{p.category.replace(' > ', ', ')}."]
     if p.brand:

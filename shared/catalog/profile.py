@@ -2,7 +2,10 @@
 function so that query-time code never scans products or shops. Categories (paths, so a tree),
 brands, each attribute's kind (categorical values, numeric range and unit, boolean, list),
 prices, places, amenities, names, the manifest's labels, units and synonyms, and the term
-statistics lexical ranking needs."""
+statistics lexical ranking needs.
+
+Long because the model, its builder and its storage change together: a field added to the
+profile is built, stored and read in the same change."""
 
 from __future__ import annotations
 
@@ -74,6 +77,10 @@ class Profile(BaseModel):
     price_low: float | None = None
     price_high: float | None = None
     products: dict[str, str] = Field(default_factory=dict)  # id -> name
+    product_categories: dict[str, str] = Field(default_factory=dict)  # id -> category path
+    # Product names that are also ordinary words of the catalog: other products' descriptions
+    # use them ("Cold Brew" in another drink's), so a reply may say them without naming the product.
+    generic_names: list[str] = Field(default_factory=list)
     shops: list[ShopEntry] = Field(default_factory=list)
     amenities: dict[str, int] = Field(default_factory=dict)
     terms: dict[str, int] = Field(default_factory=dict)  # lexical term -> products having it
@@ -176,9 +183,13 @@ def build(
     prices: list[float] = []
     seen: dict[str, list[Any]] = {}
     where: dict[str, Counter[str]] = {}
+    descriptions: list[tuple[str, str]] = []
+    paths: dict[str, str] = {}
     for p in products:
         names[str(p["id"])] = str(p.get("name", ""))
         path = str(p.get("category") or "")
+        paths[str(p["id"])] = path
+        descriptions.append((str(p["id"]), str(p.get("description", ""))))
         parts = [x.strip() for x in path.split(">") if x.strip()]
         for i in range(len(parts)):
             categories[" > ".join(parts[: i + 1])] += 1
@@ -221,12 +232,32 @@ def build(
         price_low=min(prices) if prices else None,
         price_high=max(prices) if prices else None,
         products=names,
+        product_categories=paths,
+        generic_names=_generic_names(names, descriptions),
         shops=sorted(entries, key=lambda e: e.id),
         amenities=dict(amenities),
         terms=dict(terms),  # every term: one missing is a word the catalog never uses
         documents=len(names),
         average_length=total_terms / len(names) if names else 0.0,
     )
+
+
+GENERIC_USES = 2  # other products' descriptions that must use a name for it to be a word
+
+
+def _generic_names(names: Mapping[str, str], descriptions: list[tuple[str, str]]) -> list[str]:
+    """Names of up to three words that at least GENERIC_USES other products' descriptions use
+    as words: one pass over the descriptions' word runs, whatever the catalog's size."""
+    wanted = {tuple(lexical_terms(n)): n for n in names.values() if 0 < len(lexical_terms(n)) <= 3}
+    users: dict[tuple[str, ...], set[str]] = {}
+    for doc_id, text in descriptions:
+        words = lexical_terms(text)
+        for size in (1, 2, 3):
+            for i in range(len(words) - size + 1):
+                run = tuple(words[i : i + size])
+                if run in wanted and names.get(doc_id) != wanted[run]:
+                    users.setdefault(run, set()).add(doc_id)
+    return sorted(wanted[r] for r, ids in users.items() if len(ids) >= GENERIC_USES)
 
 
 def _attribute(key: str, values: list[Any], m: Manifest, where: Counter[str]) -> Attribute:

@@ -68,7 +68,7 @@ _Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 def _category_path(value: Any) -> Any:
-    """ "Camping >Tents " -> "Camping > Tents": one spelling of each path."""
+    """ "Home >Lamps " -> "Home > Lamps": one spelling of each path."""
     if isinstance(value, str):
         return " > ".join(part.strip() for part in value.split(">") if part.strip())
     return value

@@ -29,8 +29,8 @@ def ungrounded(
     catalog_version: int | None,
 ) -> Lapse | None:
     """What in a reply neither its documents nor the question back: a link, a price, or a
-    catalog coffee or shop (drinks and equipment are named for what they are: "espresso" is a
-    word before it is a product; names are read by the cache's guard, so only with a cache)."""
+    catalog product or shop (names other products' descriptions use as words are not names:
+    the profile's `generic_names`; names are read by the cache's guard, so only with a cache)."""
     backed = [*(f"{d.name}. {json.dumps(dict(d.fields), default=str)}" for d in docs), question]
     if any(all(link not in text for text in backed) for link in _LINK.findall(reply)):
         return "link"

@@ -1,8 +1,8 @@
 """What the catalog itself says about a query's route: does it name something the catalog sells
 (a category, a brand, a product, a value, a yes/no attribute, a measure), or a place of its
 shops (a city, a state, a shop, an amenity, a day or time)? Read from the catalog's profile, so
-a new catalog routes its own words with no labelled data ("do you have hiking boots in size 10"
-in an outdoor catalog names a category and a size)."""
+a new catalog routes its own words with no labelled data ("do you have running shoes in size 10"
+in a shoe shop's catalog names a category and a size)."""
 
 from __future__ import annotations
 

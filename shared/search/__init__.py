@@ -1,3 +1,4 @@
-"""Catalog search: what a query asks for (`hints`: prices, roasts, places, hours) and the
-retriever that finds products, shops and document passages by vector and re-ranks them
-(`retrieval`)."""
+"""Catalog search: the catalog's words from its profile (`lexicon`, `view`), what a query asks
+for read against them (`understand`, `measures`, `when`), and the retriever that finds
+products, shops and document passages by vector and words and ranks them (`retrieval`, `rank`).
+"""

@@ -58,6 +58,41 @@ OTHER_PLACES = (
     "salt lake city", "orlando", "tampa", "brooklyn", "queens", "oakland", "berkeley",
     "london", "paris", "toronto", "vancouver", "tokyo", "berlin", "mexico city", "sydney",
 )  # fmt: skip
+# Countries and their people's adjective (geography, like the states): a catalog value that is a
+# country is also found by its adjective ("Kenyan" for "Kenya").
+DEMONYMS = {
+    "argentina": "argentinian", "australia": "australian", "austria": "austrian",
+    "belgium": "belgian", "bolivia": "bolivian", "brazil": "brazilian", "burundi": "burundian",
+    "canada": "canadian", "chile": "chilean", "china": "chinese", "colombia": "colombian",
+    "congo": "congolese", "costa rica": "costa rican", "cuba": "cuban", "denmark": "danish",
+    "ecuador": "ecuadorian", "egypt": "egyptian", "el salvador": "salvadoran",
+    "england": "english", "ethiopia": "ethiopian", "finland": "finnish", "france": "french",
+    "germany": "german", "greece": "greek", "guatemala": "guatemalan", "haiti": "haitian",
+    "honduras": "honduran", "hungary": "hungarian", "india": "indian",
+    "indonesia": "indonesian", "ireland": "irish", "israel": "israeli", "italy": "italian",
+    "jamaica": "jamaican", "japan": "japanese", "kenya": "kenyan", "korea": "korean",
+    "malawi": "malawian", "mexico": "mexican", "morocco": "moroccan", "nepal": "nepalese",
+    "netherlands": "dutch", "new zealand": "new zealand", "nicaragua": "nicaraguan",
+    "norway": "norwegian", "panama": "panamanian", "peru": "peruvian",
+    "philippines": "filipino", "poland": "polish", "portugal": "portuguese",
+    "russia": "russian", "rwanda": "rwandan", "scotland": "scottish", "spain": "spanish",
+    "sumatra": "sumatran", "sweden": "swedish", "switzerland": "swiss", "taiwan": "taiwanese",
+    "tanzania": "tanzanian", "thailand": "thai", "turkey": "turkish", "uganda": "ugandan",
+    "ukraine": "ukrainian", "vietnam": "vietnamese", "wales": "welsh", "yemen": "yemeni",
+    "zambia": "zambian",
+}  # fmt: skip
+# How shoppers name the amenities any store may have (English, not one retailer's): a catalog
+# amenity that is one of these heads is also found by the other words.
+AMENITY_WORDS = {
+    "wifi": ("wi-fi", "wi fi", "internet", "wireless"),
+    "parking": ("car park", "parking lot", "park my car", "free parking"),
+    "drive-thru": ("drive thru", "drive-through", "drive through"),
+    "wheelchair accessible": ("wheelchair", "accessible", "step-free", "step free"),
+    "pet friendly": ("pets", "dogs", "dog friendly", "dog-friendly", "pet-friendly"),
+    "outdoor seating": ("patio", "terrace", "sit outside", "outside seating"),
+    "power outlets": ("outlets", "charging", "plugs", "charge my phone", "charge my laptop"),
+    "restrooms": ("restroom", "bathroom", "toilets", "toilet"),
+}  # fmt: skip
 # Two-letter state codes that are everyday words: read as a state only in capitals ("OR").
 _WORD_CODES = frozenset({"in", "or", "me", "oh", "ok", "hi", "la", "pa", "ma", "de", "id", "al"})
 
@@ -144,13 +179,15 @@ class Lexicon:
                     measured[unit.dimension].append((a.count, key))
                     lex.units[key] = unit.symbol
             if a.kind in ("categorical", "list") and a.values:
-                for words in labels:  # "roast" in "a dark roast": the value is meant
+                for words in labels:  # "finish" in "a matte finish": the value is meant
                     lex.add(words, Target("attribute", key))
             for value in a.values:
                 if a.kind not in ("categorical", "list"):
                     continue
                 if not _number(value) and len(" ".join(norm(value))) >= 3:
                     lex.add(norm(value), Target("value", key, value))
+                    if value.lower() in DEMONYMS:
+                        lex.add(norm(DEMONYMS[value.lower()]), Target("value", key, value))
                 for words in labels:  # "size 10", "10 size": a number is a value only so
                     lex.add(words + norm(value), Target("value", key, value))
         lex.by_dimension = {d: [k for _, k in sorted(v, reverse=True)] for d, v in measured.items()}
@@ -188,6 +225,8 @@ class Lexicon:
                 self.add(norm(name), Target("state", code))
         for amenity in profile.amenities:
             self.add(norm(amenity), Target("amenity", amenity))
+            for other in AMENITY_WORDS.get(amenity.lower(), ()):
+                self.add(norm(other), Target("amenity", amenity))
             joined = "".join(norm(amenity))
             if len(norm(amenity)) > 1:
                 self.add((joined,), Target("amenity", amenity))
@@ -221,8 +260,8 @@ class Lexicon:
                 self.expansions[words] = head_words
 
     def _singular_match(self, words: tuple[str, ...]) -> set[Target]:
-        """A synonym's head may name a category a little differently ("trail runners" for
-        "Trail Runners", "stove" for "Stoves"): match on the last word when the rest agrees."""
+        """A synonym's head may name a category a little differently ("desk lamp" for "Desk
+        Lamps", "lamp" for "Lamps"): match on the last word when the rest agrees."""
         for phrase, targets in self.phrases.items():
             if phrase[-len(words) :] == words and len(phrase) - len(words) <= 1:
                 return set(targets)

@@ -98,7 +98,7 @@ def within(data: Mapping[str, Any], bound: Bound) -> bool:
 def required(data: Mapping[str, Any], u: Understood, profile: Profile) -> bool:
     """The query's exact constraints (a record that fails one is not an answer). A yes/no
     attribute asked for rules out the records of the categories that have it and lack it
-    ("decaf" rules out the other coffees), not those of categories that never have it
+    ("dimmable" rules out the other lamps), not those of categories that never have it
     ("insulated" rules out uninsulated boots, not the jackets whose category says it)."""
     for f in u.flags:
         attribute = profile.attributes.get(f)

@@ -89,7 +89,7 @@ class Retriever:
         vector: np.ndarray | None = None,
     ) -> SearchResult:
         """The best `k` records of `kind` for the query. `filters` adds equality conditions on
-        stored fields (e.g. {"category": "Camping > Tents"}); `vector` is the query's embedding
+        stored fields (e.g. {"category": "Home > Lamps"}); `vector` is the query's embedding
         when the caller has it already (a chat turn embeds its text once)."""
         if kind not in KINDS:
             raise BadRequest(f"kind must be one of {', '.join(KINDS)}")

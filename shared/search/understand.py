@@ -152,7 +152,7 @@ def _match(words: list[str], lex: Lexicon) -> list[Match]:
 
 def _negate(words: list[str], matches: list[Match], breaks: set[int]) -> None:
     """ "not X", "without X", "no X", "other than X", "X-free"; and the rest of a list that a
-    negation starts ("not tents or pads")."""
+    negation starts ("not lamps or shades")."""
     previous_end, previous_negated = -1, False
     for m in matches:
         start = max(previous_end, m.start - 3, 0, *(b for b in breaks if b <= m.start))

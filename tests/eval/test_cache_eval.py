@@ -17,6 +17,7 @@ import pytest
 
 from shared.ai.local_embedder import LocalEmbedder
 from shared.cache.guard import SEMANTIC_MIN_SIMILARITY, Guard
+from shared.catalog.profile import build_from_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = ROOT.parent / "shared" / "data" / "catalog"
@@ -27,10 +28,21 @@ MODEL = LocalEmbedder.model_id
 # The least paraphrase hit rate of each held-out set: just under the rate measured once, after
 # the content words became a sequence, tuned on dev only (docs/cache.md), so that a change that
 # costs hits is seen.
+# Measured 0.519 (42/81) and 0.475 (28/59) with a vocabulary written for coffee; 0.407 (33/81)
+# and 0.322 (19/59) since the guard knows a catalog only from its profile (2026-12-06; this
+# catalog has no manifest to name its synonyms). No wrong hit either way.
 HELD_OUT = {
-    "cache_pairs.jsonl": 0.50,  # measured 0.519 (42/81)
-    "cache_pairs_adversarial.jsonl": 0.47,  # measured 0.475 (28/59)
+    "cache_pairs.jsonl": 0.38,
+    "cache_pairs_adversarial.jsonl": 0.30,
 }
+# Catalogs the guard has no word of its own for: held-out pairs written by outsiders. Measured
+# 2026-12-06: outdoor 0.133 (8/60), hearth 0.125 (5/40) of paraphrases hit; 0 wrong hits.
+OTHER_CATALOGS = {
+    "outdoor": (ROOT.parent / "shared" / "data" / "outdoor",
+                ROOT / "data" / "outdoor-eval" / "cache_heldout.jsonl", 0.10),
+    "hearth": (ROOT / "data" / "thirdparty" / "hearth",
+               ROOT / "data" / "thirdparty" / "hearth-eval" / "cache_heldout.jsonl", 0.10),
+}  # fmt: skip
 LABELS = {"paraphrase", "near_duplicate"}
 INTENTS = {"PRODUCT_RAG", "LOCATION_RAG", "GENERAL_CONVERSATION"}
 
@@ -112,6 +124,18 @@ def test_no_wrong_hit_on_held_out_near_duplicates_and_most_paraphrases_hit(
     wrong, rate = report(name, judge(guard, embedder, read(path)))
     assert wrong == []
     assert rate >= HELD_OUT[name]
+
+
+@pytest.mark.parametrize("name", list(OTHER_CATALOGS))
+def test_other_catalogs_no_wrong_hit_from_their_profile_alone(
+    name: str, embedder: LocalEmbedder
+) -> None:
+    directory, pairs, least = OTHER_CATALOGS[name]
+    guard = Guard.from_profile(build_from_directory(directory))
+    rows = [{**r, "differs": r.get("differs", "?")} for r in read(pairs)]
+    wrong, rate = report(name, judge(guard, embedder, rows))
+    assert wrong == []
+    assert rate >= least
 
 
 def test_no_wrong_hit_on_dev_near_duplicates(guard: Guard, embedder: LocalEmbedder) -> None:

@@ -93,7 +93,7 @@ def test_the_best_match_comes_first_with_the_fields_an_answer_needs(retriever: R
     assert set(result.timings_ms) == {"embed", "search"}
 
 
-def test_hints_filter_price_decaf_roast_and_origin(retriever: Retriever) -> None:
+def test_what_the_query_says_filters_price_decaf_roast_and_origin(retriever: Retriever) -> None:
     assert set(ids(retriever, "coffee beans under $15")[:2]) == {"c2", "c3"}  # then the latte
     assert ids(retriever, "a drink under $6") == ["d1"]
     assert ids(retriever, "decaf coffee") == ["c2"]

@@ -19,12 +19,13 @@ from shared.cache.responses import (
     ttl_for,
 )
 from shared.catalog import CATALOG_DOC, META
+from shared.catalog import profile as profiles
 from shared.store.sqlite_store import SqliteStore
 from tests.fakes.clock import FakeClock as Clock
 
 PRODUCTS = [
-    {"id": "cof-1", "kind": "coffee", "name": "Kenya Nyeri AA", "price": 18.5},
-    {"id": "cof-2", "kind": "coffee", "name": "Sumatra Mandheling", "price": 16.0},
+    {"id": "cof-1", "category": "coffee", "name": "Kenya Nyeri AA", "price": 18.5},
+    {"id": "cof-2", "category": "coffee", "name": "Sumatra Mandheling", "price": 16.0},
 ]
 SHOPS = [
     {"id": "shop-1", "name": "Cymbal Coffee Seattle Riverside", "city": "Seattle", "state": "WA"},
@@ -45,6 +46,7 @@ def cache(clock: Clock) -> ResponseCache:
     for s in SHOPS:
         store.set("shops", s["id"], s)
     store.set(META, CATALOG_DOC, {"version": 3, "counts": {"products": 2}})
+    profiles.refresh(store)  # as the ingest function does: the guard reads the profile
     return ResponseCache(store, ttl_s=3600, clock=clock)
 
 
