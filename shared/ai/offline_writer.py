@@ -41,7 +41,7 @@ _PRICEY = ("most expensive", "priciest", "pricier", "expensive", "premium", "spl
 def _offer(r: Retailer) -> str:
     """What the assistant helps with, in the retailer's words."""
     shops = ", and with finding a shop and its opening hours" if r.has_shops else ""
-    return f"{r.name}'s {r.offers}{shops}"
+    return f"{r.owner} {r.offers}{shops}"
 
 
 def help_text(r: Retailer) -> str:
@@ -52,7 +52,7 @@ def small_talk(norm: str, r: Retailer) -> str | None:
     """The reply to a greeting, thanks, goodbye or a question about the assistant, if any."""
     shops = ", or a shop's address and hours" if r.has_shops else ""
     replies = (
-        (_WHO, f"I'm {r.name}'s assistant. I can help with {r.offers}{shops}."),
+        (_WHO, f"I'm {r.owner} assistant. I can help with {r.offers}{shops}."),
         (_HOW, "I'm doing well, thanks for asking! What can I help you find?"),
         (_THANKS, "You're welcome! Let me know if there's anything else I can help you find."),
         (_BYE, f"Goodbye, and thanks for visiting {r.name}!"),
@@ -199,7 +199,8 @@ def _shop_line(doc: ContextDoc, days: Sequence[tuple[str, tuple[str, ...]]]) -> 
     parts += [_sentence(fmt.open_on(hours, label, keys)) for label, keys in days]
     checked = fields.get("checked")
     if checked:  # the search checked the hours asked about, in the shop's own time zone
-        parts.append(f"Open at the time asked (checked for {checked}).")
+        said = "Open" if fields.get("open_then", True) else "Not open"
+        parts.append(f"{said} at the time asked (checked for {checked}).")
     if hours:
         parts.append(f"Hours: {fmt.week_hours(hours)}.")
     amenities = fields.get("amenities")

@@ -50,8 +50,13 @@ class Retailer:
     sells in a few words (the tagline, or its top categories), whether it has shops."""
 
     name: str = "our shop"
-    offers: str = "our products"
+    offers: str = "our products"  # said mid-sentence: "I can help with {offers}"
     has_shops: bool = True
+
+    @property
+    def owner(self) -> str:
+        """The name as a possessive: "Lumen Lamps'", "Stride's"."""
+        return f"{self.name}'" if self.name.endswith("s") else f"{self.name}'s"
 
 
 @dataclass(frozen=True)

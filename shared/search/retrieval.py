@@ -200,6 +200,7 @@ class Retriever:
         now = self._now()
         said = set(_words(query))
         scored: list[tuple[float, dict[str, Any], str]] = []
+        closed_then: list[tuple[float, dict[str, Any], str]] = []
         for hit in found:
             data = dict(hit.data)
             if u.cities and data.get("city") not in u.cities:
@@ -210,11 +211,15 @@ class Retriever:
                 continue
             if carriers is not None and hit.id not in carriers:
                 continue
+            if u.shops and hit.id not in u.shops:
+                continue  # the question is about the shop it names
             if not u.when.empty:
                 result = check(data, u.when, now)
+                data["checked"], data["open_then"] = result.checked, result.ok
                 if not result.ok:
+                    if u.narrows_shops and (u.cities or u.states or u.shops):
+                        closed_then.append((float(hit.distance), data, hit.id))
                     continue
-                data["checked"] = result.checked
             similarity = float(hit.distance)
             boost = SHOP_NAME_BOOST if hit.id in u.shops else 0.0
             boost += ADDRESS_BOOST if _street(data) & said else 0.0
@@ -222,6 +227,9 @@ class Retriever:
             if not narrowed and similarity < FLOORS["shops"]:
                 continue
             scored.append((similarity + boost, data, hit.id))
+        # The place was named and none of its shops is open then: that is the answer, said
+        # with their hours ("the Boulder store opens at 10 on Sunday"), not "no such shop".
+        scored = scored or closed_then
         scored.sort(key=lambda s: s[0], reverse=True)
         return [_hit("shops", i, d, round(score, 4), None) for score, d, i in scored[:k]]
 
@@ -279,7 +287,7 @@ _FIELDS = {
     ),
     "shops": (
         "name", "address", "city", "state", "timezone", "hours", "hours_exceptions", "amenities",
-        "description", "location", "phone", "url", "checked",
+        "description", "location", "phone", "url", "checked", "open_then",
     ),
 }  # fmt: skip
 

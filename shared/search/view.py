@@ -29,7 +29,8 @@ class CatalogView:
     def retailer(self) -> Retailer:
         p = self.profile
         tops = sorted((c for c in p.categories if " > " not in c), key=lambda c: -p.categories[c])
-        offers = p.tagline or _listing([c.lower() for c in tops[:4]]) or "our products"
+        offers = _mid_sentence(p.tagline) or _listing([c.lower() for c in tops[:4]])
+        offers = offers or "our products"
         return Retailer(name=p.name or "our shop", offers=offers, has_shops=bool(p.shops))
 
     def suggestions(self) -> list[str]:
@@ -46,6 +47,15 @@ class CatalogView:
             cities = Counter(s.city for s in p.shops)
             out.append(f"Which shops in {cities.most_common(1)[0][0]} are open on Sunday?")
         return out[:3]
+
+
+def _mid_sentence(text: str | None) -> str:
+    """A tagline said after "I can help with": "Outdoor gear ..." as "outdoor gear ...", but
+    "USB cables" and "iPhone cases" as written."""
+    if not text:
+        return ""
+    first = text.split()[0]
+    return text[0].lower() + text[1:] if first[1:].islower() or len(first) == 1 else text
 
 
 def _listing(items: list[str]) -> str:

@@ -110,6 +110,18 @@ def test_shops_by_city_amenity_and_hours(retriever: Retriever) -> None:
     assert ids(retriever, "a shop in Miami", "shops") == []
 
 
+def test_a_named_place_closed_at_the_time_asked_is_the_answer_said_so(
+    retriever: Retriever,
+) -> None:
+    (hit,) = retriever.search("is the Seattle Hill shop open on sunday at 9", "shops", 5).hits
+    assert hit.id == "s2" and hit.fields["open_then"] is False
+    assert hit.fields["checked"].startswith("Sunday ") and " 09:00 " in hit.fields["checked"]
+    (hit,) = retriever.search("is the Denver shop open on sunday at 9", "shops", 5).hits
+    assert hit.id == "s3" and hit.fields["open_then"] is True
+    # No place named: only the shops open then.
+    assert set(ids(retriever, "which shops are open on sunday at 9", "shops")) == {"s1", "s3"}
+
+
 def test_stock_at_a_named_shop_joins_the_inventory(retriever: Retriever) -> None:
     result = retriever.search("decaf in stock at Denver Union", "products", 5)
     assert [h.id for h in result.hits] == ["c2"] and result.hits[0].stock == {"s3": 7}

@@ -47,3 +47,8 @@ def test_no_canned_reply_of_the_offline_writer_trips_it(retailer: Retailer) -> N
     canned += [offline_writer.nothing(intent, retailer) for intent in INTENTS]
     assert all(canned) and not [text for text in canned if echoes_instructions(text, system)]
     assert all(retailer.name in text for text in canned[:1] + canned[3:5])
+
+
+def test_the_retailers_name_as_a_possessive() -> None:
+    assert Retailer(name="Stride Shoes").owner == "Stride Shoes'"
+    assert Retailer(name="Ink & Page").owner == "Ink & Page's"

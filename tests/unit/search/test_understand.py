@@ -113,3 +113,12 @@ def test_open_then_is_checked_in_the_shops_own_time_zone() -> None:
     assert result.ok and result.checked == "Sunday 2026-12-06 11:00 America/Los_Angeles (now)"
     sunday_at_9 = check(shop, When(days=(6,), at=9 * 60), later)
     assert not sunday_at_9.ok and "Sunday" in sunday_at_9.checked
+
+
+def test_a_tagline_is_said_mid_sentence_and_acronyms_stay() -> None:
+    from shared.search.view import _mid_sentence
+
+    assert _mid_sentence("Outdoor gear and clothing") == "outdoor gear and clothing"
+    assert _mid_sentence("USB cables and chargers") == "USB cables and chargers"
+    assert _mid_sentence("iPhone cases") == "iPhone cases"
+    assert _mid_sentence(None) == ""
