@@ -94,6 +94,17 @@ resource "google_firestore_field" "metrics_minutes_counts" {
   index_config {}
 }
 
+# The catalog profile's parts (meta/profile, meta/profile_1...) are long JSON strings that no
+# query reads by value: no single-field index (a string over 1,500 bytes is never useful there).
+resource "google_firestore_field" "meta_profile_text" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "meta"
+  field      = "text"
+
+  index_config {}
+}
+
 resource "google_firestore_field" "metrics_minutes_hist" {
   project    = var.project_id
   database   = google_firestore_database.main.name

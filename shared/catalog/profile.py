@@ -312,7 +312,8 @@ def build_from_directory(directory: Path) -> Profile:
 def save(store: Store, profile: Profile) -> bool:
     """Store the profile unless a profile of this version or a newer one is there already
     (two ingest instances may build at once: the newest wins, and parts never mix)."""
-    text = profile.model_dump_json()
+    # ASCII only (\u escapes): a part's characters are its bytes, under the document limit.
+    text = json.dumps(profile.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
     parts = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
     if len(parts) > MAX_PARTS:
         raise ValueError(f"the catalog profile is too large ({len(text)} characters)")
