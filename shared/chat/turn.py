@@ -28,10 +28,11 @@ from shared.chat.flights import Flights, Ticket
 from shared.chat.plan import Plan
 from shared.chat.record import Recorder
 from shared.chat.sources import SEARCHES, card, context_doc, relevant
-from shared.intent.evidence import Evidence, evidence
+from shared.intent.evidence import Evidence
 from shared.intent.router import Decision
 from shared.logs import fields
 from shared.metrics.event import TurnError
+from shared.search.understand import Understood, understand
 from shared.store import utc_now
 
 if TYPE_CHECKING:
@@ -84,14 +85,16 @@ class ChatTurns:
         version = self._catalog_version(errors)
         vector = self._embed(text, timings, errors)
         mark = time.perf_counter()
+        understood = self._understand(text)  # once: routing and every search read it
+        evidence = Evidence.of(understood)
         decision = (
-            self.router.decide(vector, text, self._evidence(text))
+            self.router.decide(vector, text, evidence)
             if vector is not None
             else Decision("GENERAL_CONVERSATION", 0.0, None, "default", {})
         )
         timings["route"] = _ms(mark)
         mark = time.perf_counter()
-        hits = self._search(text, vector, decision)
+        hits = self._search(text, vector, decision, understood)
         timings["search"] = _ms(mark)
         # A question that stands on its own is answered without the conversation, so that its
         # answer (cached, maybe served to others) holds nothing private. Only such a question,
@@ -159,12 +162,24 @@ class ChatTurns:
             hit = CacheHit(answer, sources, "exact", 1.0, query.key)
         return (hit, None) if hit is not None else (None, self.flights.solo(client))
 
-    def _search(self, text: str, vector: np.ndarray | None, decision: Decision) -> list[SearchHit]:
+    def _search(
+        self,
+        text: str,
+        vector: np.ndarray | None,
+        decision: Decision,
+        understood: Understood,
+    ) -> list[SearchHit]:
         """The intent's searches, each kind's hits cut to those worth showing."""
         hits: list[SearchHit] = []
         if vector is not None:
             for kind, k in SEARCHES[decision.intent]:
-                found = self.retriever.search(text, kind, k, vector=vector)  # type: ignore[arg-type]
+                found = self.retriever.search(
+                    text,
+                    kind,  # type: ignore[arg-type]
+                    k,
+                    vector=vector,
+                    understood=understood,
+                )
                 hits.extend(relevant(found.hits, text, others=hits))
         return hits
 
@@ -235,13 +250,10 @@ class ChatTurns:
             log.warning("cache lookup failed", extra=fields(error=type(e).__name__))
             return None
 
-    def _evidence(self, text: str) -> Evidence | None:
-        """What the catalog's own words in the text point at (routing works without it)."""
-        try:
-            return evidence(text, self.retriever.view().lexicon)
-        except Exception:  # the store is down: the turn goes on, and says so elsewhere
-            log.warning("catalog evidence unavailable", exc_info=True)
-            return None
+    def _understand(self, text: str) -> Understood:
+        """The text read against the catalog's words (its profile, read once per catalog
+        version). A store that cannot be read fails the turn as it does everywhere: 503."""
+        return understand(text, self.retriever.view().lexicon)
 
     # --- the answer
 

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Literal
 
 from shared.ai import INTENTS, Embedder, Intent, ModelError, ModelUnavailable, TextGenerator
 from shared.intent.calibration import Calibration
-from shared.intent.evidence import Evidence
 from shared.intent.lexical import Lexical
 from shared.logs import fields
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from shared.intent.evidence import Evidence
 
 log = logging.getLogger("shared.intent")
 Method = Literal["embedding", "llm", "default"]

@@ -87,10 +87,12 @@ class Retriever:
         filters: Mapping[str, Any] | None = None,
         *,
         vector: np.ndarray | None = None,
+        understood: Understood | None = None,
     ) -> SearchResult:
         """The best `k` records of `kind` for the query. `filters` adds equality conditions on
         stored fields (e.g. {"category": "Home > Lamps"}); `vector` is the query's embedding
-        when the caller has it already (a chat turn embeds its text once)."""
+        and `understood` its reading, when the caller has them already (a chat turn embeds
+        and reads its text once)."""
         if kind not in KINDS:
             raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
         if not 1 <= k <= MAX_K:
@@ -102,7 +104,7 @@ class Retriever:
             timings["embed"] = _ms(started, self._clock())
         t0 = self._clock()
         view = self.view()
-        u = understand(query, view.lexicon)
+        u = understood if understood is not None else understand(query, view.lexicon)
         where = [Filter(f, "==", v) for f, v in (filters or {}).items()]
         if kind == "documents":
             hits = self._documents(vector, k, where)

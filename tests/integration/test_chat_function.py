@@ -656,3 +656,34 @@ def test_a_failed_cache_write_is_counted_in_the_turns_event(
     assert wiring.get_metrics_publisher().flush(10)
     wiring.get_bus().drain(10)  # type: ignore[attr-defined]
     assert [e.get("error") for e in seen] == ["cache_failed"]
+
+
+def test_a_turn_reads_its_text_once_for_routing_and_every_search(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.search import retrieval
+
+    def again(*_: Any) -> None:
+        raise AssertionError("the search read the text again")
+
+    monkeypatch.setattr(retrieval, "understand", again)
+    body = chat.turn(chat.session(), "Which shops do you have in Seattle?").get_json()
+    assert body["intent"] == "LOCATION_RAG" and body["sources"]
+
+
+def test_a_profile_that_cannot_be_read_is_a_clear_503_not_a_500(
+    chat: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.store import StoreUnavailable
+
+    s = chat.session()
+
+    def down() -> None:
+        raise StoreUnavailable("the store is down")
+
+    retriever = wiring.get_retriever()
+    monkeypatch.setattr(retriever, "view", down)
+    r = chat.turn(s, "hello there!")
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "unavailable"
+    monkeypatch.undo()  # the store is back: the session's turn slot was given back
+    assert chat.turn(s, "hello there!").status_code == 200

@@ -297,3 +297,18 @@ def test_facts_come_in_the_catalogs_labels_and_units_whatever_the_domain() -> No
         "sleeps 2", "weight 1800 g", "freestanding", "colors: green, sand", "temp rating -5°C",
     ]  # fmt: skip
     assert profile.flags(tent) == {"freestanding": True, "waterproof": False}
+
+
+def test_a_shop_checked_at_the_time_asked_says_so_open_or_not() -> None:
+    shop = SHOPS["shop-a3"]
+    closed = ContextDoc(
+        shop.id, "shop", shop.name,
+        {**shop.fields, "checked": "Sunday 2026-12-13 09:00 America/Denver", "open_then": False},
+    )  # fmt: skip
+    text = write("is it open on sunday at 9?", "LOCATION_RAG", [closed])
+    assert (
+        "Not open at the time asked (checked for Sunday 2026-12-13 09:00 America/Denver)." in text
+    )
+    opened = ContextDoc(shop.id, "shop", shop.name, {**closed.fields, "open_then": True})
+    text = write("is it open on sunday at 9?", "LOCATION_RAG", [opened])
+    assert "Open at the time asked (checked for Sunday 2026-12-13 09:00" in text
