@@ -12,6 +12,7 @@ where the code before the profile read every product and shop to build its gazet
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
@@ -22,7 +23,9 @@ from scripts.eval_retrieval import DenseOnly, evaluate, load_catalog
 from shared import wiring
 from shared.catalog import CATALOG_DOC, META
 from shared.catalog import profile as profiles
+from shared.chat.sources import search_for
 from shared.search.retrieval import Retriever
+from shared.search.understand import understand
 from shared.store import Write
 from shared.store.sqlite_store import SqliteStore
 
@@ -32,6 +35,13 @@ SETS = {
     "dev": ROOT / "data" / "outdoor-eval" / "retrieval_dev.jsonl",
     "held-out": ROOT / "data" / "outdoor-eval" / "retrieval_heldout.jsonl",
 }
+# The chat turn's search stage on both benchmark catalogs, over their labelled queries.
+STAGE_SETS = (
+    ("coffee", ROOT.parent / "shared" / "data" / "catalog",
+     (ROOT / "data" / "retrieval" / "dev.jsonl", ROOT / "tests" / "eval" / "retrieval_eval.jsonl")),
+    ("outdoor", OUTDOOR, tuple(SETS.values())),
+)  # fmt: skip
+INTENTS = {"products": "PRODUCT_RAG", "shops": "LOCATION_RAG", "documents": "PRODUCT_RAG"}
 COPIES = 33  # 300 x 34 ~ 10,000 products
 
 
@@ -61,7 +71,29 @@ def main() -> None:
             f"  {name:>8}: ours hit@5 {a.hit_at_5:.3f} MRR {a.mrr:.3f} precision {a.precision:.3f}"
             f" | dense hit@5 {b.hit_at_5:.3f} MRR {b.mrr:.3f} precision {b.precision:.3f}"
         )
+    chat_search_stage()
     first_question_at_scale(store)
+
+
+def chat_search_stage() -> None:
+    """What a chat turn reports as `timings_ms.search`: its intent's searches and the cut to
+    the sources it shows (`search_for`), on each benchmark catalog's labelled queries, the
+    text read against the catalog once beforehand as a turn does."""
+    embedder = wiring.get_embedder()
+    for name, directory, paths in STAGE_SETS:
+        store = SqliteStore()
+        load_catalog(store, directory)
+        retriever = Retriever(store, embedder)
+        rows = [json.loads(x) for p in paths for x in p.read_text().splitlines() if x]
+        vectors = embedder.embed([r["query"] for r in rows], "query")
+        lexicon = retriever.view().lexicon
+        turns = [
+            (INTENTS[r["kind"]], r["query"], v, understand(r["query"], lexicon))
+            for r, v in zip(rows, vectors, strict=True)
+        ]
+        cycle = itertools.cycle(turns)
+        timed = time_calls(lambda: search_for(retriever, *next(cycle)), 2000)  # noqa: B023
+        print(row(f"chat turn search stage, {name} ({len(rows)} queries)", timed))
 
 
 def first_question_at_scale(store: SqliteStore) -> None:

@@ -8,7 +8,10 @@ from shared.ai import ContextDoc
 from shared.ai.offline_format import content_words
 
 if TYPE_CHECKING:
-    from shared.search.retrieval import SearchHit
+    import numpy as np
+
+    from shared.search.retrieval import Retriever, SearchHit
+    from shared.search.understand import Understood
 
 SEARCHES: dict[str, tuple[tuple[str, int], ...]] = {
     "PRODUCT_RAG": (("products", 5), ("documents", 2)),
@@ -24,6 +27,18 @@ _CARD_FIELDS = {
     "shop": ("address", "city", "state", "hours"),
     "document": ("title", "url"),
 }
+
+
+def search_for(
+    retriever: Retriever, intent: str, text: str, vector: np.ndarray, understood: Understood
+) -> list[SearchHit]:
+    """A turn's search stage: the intent's searches, each kind's hits cut to those worth
+    showing (`relevant`)."""
+    hits: list[SearchHit] = []
+    for kind, k in SEARCHES[intent]:
+        found = retriever.search(text, kind, k, vector=vector, understood=understood)  # type: ignore[arg-type]
+        hits.extend(relevant(found.hits, text, others=hits))
+    return hits
 
 
 def relevant(hits: list[SearchHit], text: str, *, others: list[SearchHit]) -> list[SearchHit]:

@@ -27,7 +27,7 @@ from shared.cache.responses import (
 from shared.chat.flights import Flights, Ticket
 from shared.chat.plan import Plan
 from shared.chat.record import Recorder
-from shared.chat.sources import SEARCHES, card, context_doc, relevant
+from shared.chat.sources import card, context_doc, search_for
 from shared.intent.evidence import Evidence
 from shared.intent.router import Decision
 from shared.logs import fields
@@ -170,18 +170,9 @@ class ChatTurns:
         understood: Understood,
     ) -> list[SearchHit]:
         """The intent's searches, each kind's hits cut to those worth showing."""
-        hits: list[SearchHit] = []
-        if vector is not None:
-            for kind, k in SEARCHES[decision.intent]:
-                found = self.retriever.search(
-                    text,
-                    kind,  # type: ignore[arg-type]
-                    k,
-                    vector=vector,
-                    understood=understood,
-                )
-                hits.extend(relevant(found.hits, text, others=hits))
-        return hits
+        if vector is None:
+            return []
+        return search_for(self.retriever, decision.intent, text, vector, understood)
 
     def _context(self, text: str, session: Session, version: int | None) -> str:
         """The conversation fingerprint of the cache key: "" for a standalone question."""

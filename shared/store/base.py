@@ -102,6 +102,16 @@ class Embedding:
         object.__setattr__(self, "values", array)
         object.__setattr__(self, "model", model)
 
+    @classmethod
+    def stored(cls, values: np.ndarray, model: str) -> Embedding:
+        """A float32 vector a store checked when it was written, read back without checking
+        it again (a search gives back a hundred of them)."""
+        out = object.__new__(cls)
+        values.setflags(write=False)
+        object.__setattr__(out, "values", values)
+        object.__setattr__(out, "model", model)
+        return out
+
     @property
     def dimension(self) -> int:
         return int(self.values.size)

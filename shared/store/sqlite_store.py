@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from shared.store import codec, rules
 from shared.store.base import (
     EXPIRES_AT,
@@ -34,7 +32,8 @@ from shared.store.base import (
 )
 from shared.store.batching import chunk_writes
 from shared.store.matching import matches, run_query
-from shared.store.vector_index import VectorIndex, attach_vectors
+from shared.store.sqlite_reads import Reads
+from shared.store.vector_index import VectorIndex
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -82,6 +81,7 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._indexes: dict[tuple[str, str], VectorIndex] = {}
+        self._reads = Reads(self._db)
 
     # --- reads
 
@@ -103,16 +103,19 @@ class SqliteStore:
         rules.check_limit(limit)
         now = self._clock()
         with self._lock:
+            clause, params, source = self._reads.narrowing(where)
             rows = self._db.execute(
-                "SELECT id, data FROM docs WHERE collection = ? "
-                "AND (expires_at IS NULL OR expires_at > ?)",
-                (collection, now.timestamp()),
+                f"SELECT id, data FROM {source} WHERE collection = ? "  # noqa: S608 (placeholders)
+                f"AND (expires_at IS NULL OR expires_at > ?) AND {clause or 1}",
+                (collection, now.timestamp(), *params),
             ).fetchall()
             docs = [Document(i, codec.decode(d)) for i, d in rows]
             docs = [d for d in docs if not is_expired(d.data, now)]
             # Filter on the stored fields (with "<field>_model"), then give back Embeddings.
             found = run_query(docs, where, order_by, limit)
-            return [Document(d.id, self._with_vectors(collection, d.id, d.data)) for d in found]
+            return [
+                Document(d.id, self._reads.with_vectors(collection, d.id, d.data)) for d in found
+            ]
 
     def nearest(
         self,
@@ -130,10 +133,15 @@ class SqliteStore:
         now = self._clock()
         with self._lock:
             index = self._index(collection, field)
+            raw: dict[str, str] = {}
             cache: dict[str, dict[str, Any] | None] = {}
 
+            def fetch(ids: list[str]) -> None:
+                raw.update(self._reads.raw(collection, ids))
+
             def keep(doc_id: str) -> bool:
-                data = self._read(collection, doc_id, vectors=False)
+                text = raw.get(doc_id)
+                data = None if text is None else self._reads.decoded(collection, doc_id, text)
                 cache[doc_id] = data
                 return (
                     data is not None
@@ -141,8 +149,12 @@ class SqliteStore:
                     and all(matches(data, f) for f in where)
                 )
 
-            found = index.search(query, k, measure, threshold, keep)
-            return [Hit(i, self._with_vectors(collection, i, cache[i] or {}), d) for i, d in found]
+            only = self._reads.matching(collection, where)
+            found = index.search(query, k, measure, threshold, keep, only=only, fetch=fetch)
+            return [
+                Hit(i, self._reads.searched(collection, i, cache[i] or {}, field, index, query), d)
+                for i, d in found
+            ]
 
     def ping(self) -> None:
         with self._lock:
@@ -207,18 +219,7 @@ class SqliteStore:
         if row is None:
             return None
         data = codec.decode(row[0])
-        return self._with_vectors(collection, doc_id, data) if vectors else data
-
-    def _with_vectors(self, collection: str, doc_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        names = [k for k, v in data.items() if codec.is_vector_marker(v)]
-        if not names:
-            return data
-        rows = self._db.execute(
-            "SELECT field, model, vec FROM vectors WHERE collection = ? AND id = ?",
-            (collection, doc_id),
-        ).fetchall()
-        found = {f: (m, np.frombuffer(v, dtype=np.float32)) for f, m, v in rows if f in names}
-        return attach_vectors(data, found)
+        return self._reads.with_vectors(collection, doc_id, data) if vectors else data
 
     def _apply(self, w: Write) -> None:
         rules.check_ref(w.collection, w.doc_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,47 +56,48 @@ class VectorIndex:
         measure: DistanceMeasure,
         threshold: float | None,
         keep: Callable[[str], bool],
+        *,
+        only: Collection[str] | None = None,
+        fetch: Callable[[list[str]], None] | None = None,
     ) -> list[tuple[str, float]]:
-        """The k nearest ids that `keep` accepts, nearest first, with their distances."""
+        """The k nearest ids that `keep` accepts, nearest first, with their distances.
+        `only`: the ids that may match at all (a store's pre-selection), the others are never
+        looked at. `fetch` is told each run of ids before `keep` is asked about them, so a
+        store can read their documents in one go."""
         rows = self._rows_for(query)
         if rows is None:
             return []
-        distances = _distances(rows, query.values, measure)
+        if only is None:
+            positions = None
+            distances = _distances(rows.matrix, rows.sq_norms, query.values, measure)
+        else:
+            positions = np.fromiter(
+                sorted(p for i in only if (p := rows.positions.get(i)) is not None), dtype=np.intp
+            )
+            distances = _distances(
+                rows.matrix[positions], rows.sq_norms[positions], query.values, measure
+            )
+        ids = rows.ids if positions is None else [rows.ids[p] for p in positions]
         keys = -distances if measure is DistanceMeasure.DOT_PRODUCT else distances
         # Most searches end within the first few k candidates: sort those only, and sort
         # the rest only when filters or expiry turned too many of them away.
         head = min(len(keys), 4 * k)
+        if head == 0:
+            return []
         first = np.argpartition(keys, head - 1)[:head] if head < len(keys) else np.arange(head)
         first = first[np.argsort(keys[first], kind="stable")]
         out: list[tuple[str, float]] = []
-        done = self._collect(rows, distances, first, k, measure, threshold, keep, out)
-        if not done and head < len(keys):
+        scan = _Scan(ids, distances, k, measure, threshold, keep, fetch, out)
+        if not scan.collect(first) and head < len(keys):
             rest = np.setdiff1d(np.arange(len(keys)), first, assume_unique=True)
-            rest = rest[np.argsort(keys[rest], kind="stable")]
-            self._collect(rows, distances, rest, k, measure, threshold, keep, out)
+            scan.collect(rest[np.argsort(keys[rest], kind="stable")])
         return out
 
-    @staticmethod
-    def _collect(
-        rows: ModelRows,
-        distances: np.ndarray,
-        order: np.ndarray,
-        k: int,
-        measure: DistanceMeasure,
-        threshold: float | None,
-        keep: Callable[[str], bool],
-        out: list[tuple[str, float]],
-    ) -> bool:
-        """Append accepted rows in order; True once k are found or the threshold ends it."""
-        for i in order:
-            d = float(distances[i])
-            if threshold is not None and not _within(d, threshold, measure):
-                return True  # sorted best first: nothing after passes either
-            if keep(rows.ids[i]):
-                out.append((rows.ids[i], d))
-                if len(out) == k:
-                    return True
-        return False
+    def vector_of(self, query: Embedding, doc_id: str) -> np.ndarray | None:
+        """The stored vector of `doc_id` in the query's model and size (a copy), if any."""
+        rows = self.groups.get((query.model, query.dimension))
+        position = None if rows is None else rows.positions.get(doc_id)
+        return None if rows is None or position is None else rows.matrix[position].copy()
 
     def _rows_for(self, query: Embedding) -> ModelRows | None:
         rows = self.groups.get((query.model, query.dimension))
@@ -116,14 +117,47 @@ class VectorIndex:
         return None
 
 
-def _distances(rows: ModelRows, q: np.ndarray, measure: DistanceMeasure) -> np.ndarray:
+@dataclass
+class _Scan:
+    """Walks candidates best first, in runs (each told to `fetch`), until k are kept."""
+
+    ids: Sequence[str]
+    distances: np.ndarray
+    k: int
+    measure: DistanceMeasure
+    threshold: float | None
+    keep: Callable[[str], bool]
+    fetch: Callable[[list[str]], None] | None
+    out: list[tuple[str, float]]
+
+    def collect(self, order: np.ndarray) -> bool:
+        """Append accepted rows in order; True once k are found or the threshold ends it."""
+        step = 2 * self.k
+        for start in range(0, len(order), step):
+            run = order[start : start + step]
+            if self.fetch is not None:
+                self.fetch([self.ids[i] for i in run])
+            for i in run:
+                d = float(self.distances[i])
+                if self.threshold is not None and not _within(d, self.threshold, self.measure):
+                    return True  # sorted best first: nothing after passes either
+                if self.keep(self.ids[i]):
+                    self.out.append((self.ids[i], d))
+                    if len(self.out) == self.k:
+                        return True
+        return False
+
+
+def _distances(
+    matrix: np.ndarray, sq_norms: np.ndarray, q: np.ndarray, measure: DistanceMeasure
+) -> np.ndarray:
     if measure is DistanceMeasure.EUCLIDEAN:
-        return _euclidean(rows.matrix, q)
-    dots: np.ndarray = rows.matrix @ q
+        return _euclidean(matrix, q)
+    dots: np.ndarray = matrix @ q
     if measure is DistanceMeasure.DOT_PRODUCT:
         return dots
     q_sq = float(q @ q)
-    norms = np.sqrt(rows.sq_norms) * np.sqrt(q_sq)
+    norms = np.sqrt(sq_norms) * np.sqrt(q_sq)
     with np.errstate(divide="ignore", invalid="ignore"):
         cos = np.where(norms > 0, dots / norms, 0.0)
     return 1.0 - cos
@@ -148,9 +182,10 @@ def _within(distance: float, threshold: float, measure: DistanceMeasure) -> bool
 def attach_vectors(
     data: Mapping[str, Any], vectors: Mapping[str, tuple[str, np.ndarray]]
 ) -> dict[str, Any]:
-    """Put each field's Embedding back in place of its marker and model field."""
+    """Put each field's Embedding back in place of its marker and model field (vectors the
+    store read back: checked when they were written)."""
     out = dict(data)
     for name, (model, values) in vectors.items():
-        out[name] = Embedding(values, model)
+        out[name] = Embedding.stored(values, model)
         out.pop(name + MODEL_SUFFIX, None)
     return out

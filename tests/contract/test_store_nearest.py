@@ -377,3 +377,38 @@ def test_a_vector_of_another_size_is_left_out_of_the_search(store: Store, col: C
     store.set(col("vectors"), "odd", {"embedding": Embedding([1.0, 0.0, 0.0], "m")})
     hits = store.nearest(col("vectors"), field="embedding", query=Embedding([1.0, 0.0], "m"), k=10)
     assert sorted(h.id for h in hits) == ["v0", "v1", "v2"]
+
+
+def test_string_prefilters_match_exactly_whatever_else_the_document_holds(
+    store: Store, col: Col
+) -> None:
+    """A string equality filter is exact on every kind of document: one with a "$" key (stored
+    wrapped), one whose value only looks alike (a number, a list, another case), one with a
+    second vector, one without the field; and a query() by the same filter agrees."""
+    c = col("mixed")
+    docs: dict[str, dict[str, Any]] = {
+        "plain": {"tag": "a b", "e": Embedding([1.0, 0.0], "m")},
+        "dollar": {"tag": "a b", "$price": 3, "n": 3, "e": Embedding([0.9, 0.1], "m")},
+        "nested": {"tag": "a b", "m": {"$x": {"y": 1}}, "e": Embedding([0.8, 0.2], "m")},
+        "two": {"tag": "a b", "e": Embedding([0.7, 0.3], "m"), "f": Embedding([0.0, 1.0], "m")},
+        "case": {"tag": "A B", "e": Embedding([1.0, 0.0], "m")},
+        "list": {"tag": ["a b"], "e": Embedding([1.0, 0.0], "m")},
+        "number": {"tag": 1, "e": Embedding([1.0, 0.0], "m")},
+        "none": {"e": Embedding([1.0, 0.0], "m")},
+        "quote": {"tag": 'a "b"', "e": Embedding([1.0, 0.0], "m")},
+    }
+    store.write_batch(Write("set", c, i, d) for i, d in docs.items())
+    q = Embedding([1.0, 0.0], "m")
+    hits = store.nearest(c, field="e", query=q, k=10, where=[Filter("tag", "==", "a b")])
+    assert ids(hits) == ["plain", "dollar", "nested", "two"]
+    assert hits[1].data["$price"] == 3 and hits[2].data["m"] == {"$x": {"y": 1}}
+    assert hits[3].data["e"] == docs["two"]["e"] and hits[3].data["f"] == docs["two"]["f"]
+    assert ids(store.nearest(c, field="e", query=q, k=10, where=[Filter("tag", "==", 1)])) == [
+        "number"
+    ]
+    quoted = store.nearest(c, field="e", query=q, k=10, where=[Filter("tag", "==", 'a "b"')])
+    assert ids(quoted) == ["quote"]
+    found = store.query(c, where=[Filter("tag", "==", "a b")])
+    assert sorted(d.id for d in found) == ["dollar", "nested", "plain", "two"]
+    both = store.query(c, where=[Filter("tag", "==", "a b"), Filter("n", ">", 2)])
+    assert [d.id for d in both] == ["dollar"]
