@@ -122,6 +122,48 @@ class Scan:
         return "".join(pieces)
 
 
+class ScatteredNames:
+    """Product names said with their words apart or in another order: "the women's Alder Crew
+    150" for "Alder Crew 150 Women's", "the Summit 2 from Northwind" for "Northwind Summit 2".
+    Read before the names said whole."""
+
+    SLACK = 4  # words of the sentence that may sit between a name's own
+
+    def __init__(self, names: list[str]) -> None:
+        self._words = {n: frozenset(TOKEN.findall(n)) - vocab.STOPWORDS for n in names}
+        self._words = {n: w for n, w in self._words.items() if len(w) >= 2}
+        self._by_word: dict[str, list[str]] = {}
+        for name, said in self._words.items():
+            for word in said:
+                self._by_word.setdefault(word, []).append(name)
+
+    def take(self, scan: Scan) -> None:
+        """Marks the one name all of whose words are said, each once and close together, when
+        every other name so said is part of it (two names said: left to the whole names)."""
+        tokens = list(TOKEN.finditer(scan.masked))
+        at: dict[str, list[int]] = {}
+        for i, t in enumerate(tokens):
+            for v in vocab.variants(t[0]):
+                at.setdefault(v, []).append(i)
+        counts: dict[str, int] = {}
+        for word in at:
+            for name in self._by_word.get(word, ()):
+                counts[name] = counts.get(name, 0) + 1
+        said = [n for n, c in counts.items() if c == len(self._words[n])]
+        if not said:
+            return
+        top = max(said, key=lambda n: len(self._words[n]))
+        words = self._words[top]
+        if any(not self._words[n] <= words for n in said) or any(len(at[w]) > 1 for w in words):
+            return
+        places = sorted(at[w][0] for w in words)
+        if places[-1] - places[0] + 1 > len(words) + self.SLACK:
+            return
+        for i in places:
+            scan.take("names", top, tokens[i].start(), tokens[i].end())
+        scan.commit()
+
+
 def runs_of(marks: list[Mark]) -> list[list[Mark]]:
     """The marks grouped by the stretch of text they cover together, in the order said."""
     runs: list[list[Mark]] = []

@@ -22,6 +22,7 @@ from shared.cache.details import (
     Details,
     Reading,
     Scan,
+    ScatteredNames,
     after_space,
     negate,
     order_of,
@@ -53,6 +54,14 @@ def min_similarity(model_id: str) -> float:
     return _FLOORS.get(model_id, DEFAULT_MIN_SIMILARITY)
 
 
+def _named_brands(names: frozenset[str]) -> frozenset[str]:
+    """Brands said beside a named product whose name holds them: the name says them already."""
+    products = [f" {n} " for n in names if ":" not in n and not n.startswith("~")]
+    return frozenset(
+        n for n in names if n.startswith("brand:") and any(f" {n[6:]} " in p for p in products)
+    )
+
+
 # -- the guard --------------------------------------------------------------------------------
 
 _FIELDS = tuple(f.name for f in fields(Details))
@@ -78,6 +87,7 @@ class Guard:
         self._kind_words = dict(kind_words or {})  # a product name -> its category's words
         self._own_words = own_words  # the retailer's name, said or not: the same question
         self._city_states = dict(city_states)
+        self._scattered = ScatteredNames(list(self._kind_words))
         phrases = (*names, *lexicon)
         self._known = frozenset(word for phrase in phrases for word in phrase.split())
         # Each turn checks one query against several candidates: read each text once.
@@ -88,7 +98,14 @@ class Guard:
         """From the catalog profile the ingest function keeps (never a scan of the catalog)."""
         city_states = {key(s.city): f"state:{s.state}".lower() for s in profile.shops if s.state}
         lexicon = vocab.catalog_lexicon(profile)
-        vocabulary = frozenset(w for phrase in lexicon for w in phrase.split())
+        # The words of its values and yes/no attributes (a name's last word may be one of them:
+        # "Trail Mate Waterproof"), not of its product lines or brands.
+        vocabulary = frozenset(
+            w
+            for phrase, (field, *_) in lexicon.items()
+            if field == "features"
+            for w in phrase.split()
+        )
         names = vocab.product_names(profile, vocabulary) | vocab.streets(profile)
         by_id = vocab.category_words(profile)
         kind_words = {key(n): by_id.get(pid, frozenset()) for pid, n in profile.products.items()}
@@ -151,6 +168,7 @@ class Guard:
         if len(lower) != len(cased):  # a rare letter changed length in lower case
             cased = lower
         scan = Scan(lower)
+        self._scattered.take(scan)
         scan.tag(self._names)
         for m in pat.STATE_CODES.finditer(cased):
             scan.take("places", f"state:{m['code'].lower()}", m.start("code"), m.end("code"))
@@ -178,6 +196,8 @@ class Guard:
         said_by_name = self._named_kinds(details)
         if details.kinds & said_by_name:  # "the Copper Lot lamp": the name says its kind
             details = replace(details, kinds=details.kinds - said_by_name)
+        if brands := _named_brands(details.names):  # "the Summit 2 from Northwind"
+            details = replace(details, names=details.names - brands)
         order = order_of([(f, v) for _, f, v, _ in resolved], values)
         objects = ["+".join(sorted({":".join(resolve(m)[:2]) for m in run})) for run in runs]
         words = content_words(said, implied, objects, details=details != _NO_DETAILS)

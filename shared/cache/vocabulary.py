@@ -208,7 +208,7 @@ def product_names(profile: Profile, vocabulary: frozenset[str]) -> dict[str, Ent
             rest = full_name[len(brand) :].strip()
             if full_name.startswith(brand + " ") and len(rest) > 3:
                 short.add(rest)
-        for alias in sorted(short - full - {""}):
+        for alias in sorted(short - full - set(brands) - {""}):
             names.setdefault(alias, ("names", full_name, False))
     for said, others in profile.synonyms.items():  # the manifest's other words for a product
         if key(said) in full:

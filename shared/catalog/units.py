@@ -122,7 +122,7 @@ _FRACTIONS = {"half a": 0.5, "half an": 0.5, "a half": 0.5, "quarter of a": 0.25
               "eight": 8.0, "nine": 9.0, "ten": 10.0, "a dozen": 12.0}  # fmt: skip
 _UNIT_WORDS = "|".join(re.escape(w) for w in sorted(WORDS, key=len, reverse=True))
 _AMOUNT = re.compile(
-    r"(?<![\w.])(?P<n>[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-\u2212]?\d+(?:[.,]\d+)?|"
+    r"(?<![\w.])(?:(?P<minus>minus|negative)\s+(?=\d))?(?P<n>[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-\u2212]?\d+(?:[.,]\d+)?|"
     + "|".join(re.escape(f) for f in sorted(_FRACTIONS, key=len, reverse=True))
     + r")\s*(?:degrees?\s*|deg\s*|°\s*)?(?P<u>"
     + _UNIT_WORDS
@@ -152,6 +152,8 @@ def amounts(text: str) -> list[Amount]:
             raw = raw.replace("\u2212", "-")
             thousands = re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", raw)
             value = float(raw.replace(",", "") if thousands else raw.replace(",", "."))
+            if m["minus"] and value > 0:  # "minus 20 Fahrenheit"
+                value = -value
         symbol = WORDS[word]
         gap = m[0][len(m["n"]) : m.start("u") - m.start()]
         if (len(word) == 1 or word == "in") and not re.search(r"deg|°", gap, re.IGNORECASE):

@@ -36,7 +36,8 @@ HELD_OUT = {
     "cache_pairs_adversarial.jsonl": 0.30,
 }
 # Catalogs the guard has no word of its own for: held-out pairs written by outsiders. Measured
-# 2026-12-06: outdoor 0.133 (8/60), hearth 0.125 (5/40) of paraphrases hit; 0 wrong hits.
+# 2026-12-06: outdoor 0.133 (8/60), hearth 0.125 (5/40) of paraphrases hit; 0 wrong hits; then
+# 0.150 (9/60) and 0.175 (7/40) once names said apart and brands said beside them were read.
 OTHER_CATALOGS = {
     "outdoor": (ROOT.parent / "shared" / "data" / "outdoor",
                 ROOT / "data" / "outdoor-eval" / "cache_heldout.jsonl", 0.10),

@@ -560,3 +560,51 @@ def test_hostile_input_is_read_as_data_in_linear_work(
 def test_records_with_missing_fields_still_build() -> None:
     guard = Guard.build([{"id": "p"}, {"id": "q", "name": "Solo", "kind": "coffee"}], [{"id": "s"}])
     assert guard.details("Solo please").names == {"solo"}
+
+
+# A catalog whose names hold their brand and their variants ("Women's", "Long").
+GEAR = Guard.build(
+    [
+        {"id": "g1", "category": "Bags", "name": "Northwind Summit", "brand": "Northwind"},
+        {"id": "g2", "category": "Bags", "name": "Northwind Summit Long", "brand": "Northwind"},
+        {"id": "g3", "category": "Bags", "name": "Northwind Summit Women's", "brand": "Northwind"},
+        {"id": "g4", "category": "Bags", "name": "Northwind Drift", "brand": "Northwind",
+         "attributes": {"fill": "down"}},
+        {"id": "g5", "category": "Shirts", "name": "Larch Merino 150 Crew Women's",
+         "brand": "Larch"},
+        {"id": "g6", "category": "Shirts", "name": "Larch Merino 150 Crew Men's", "brand": "Larch"},
+    ],
+    [],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Larch Merino 150 Crew Women's price", "how much is the women's Larch Merino 150 Crew"),
+        ("Is the Northwind Summit Long warm?", "Is the Summit Long from Northwind warm?"),
+        ("the Northwind Drift", "the Drift from Northwind"),
+    ],
+)
+def test_a_name_said_apart_or_with_its_brand_after_it_is_the_same_name(a: str, b: str) -> None:
+    assert GEAR.reason(b, a) is None
+    assert GEAR.details(a).names == GEAR.details(b).names
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("the Northwind Summit Long or Women's", "the Northwind Summit Long"),
+        ("Larch Merino 150 Crew Women's vs Men's", "Larch Merino 150 Crew Women's"),
+        ("Northwind bags", "the Northwind Drift"),  # a brand, not one of its products
+        ("the Summit Long", "the Summit Women's"),
+    ],
+)
+def test_two_names_or_a_brand_alone_stay_apart(a: str, b: str) -> None:
+    assert GEAR.reason(b, a) is not None
+
+
+def test_a_brand_is_never_read_as_one_of_its_products() -> None:
+    """'Northwind Drift' ends in a word of the catalog ('drift' is no value, but the name's
+    product line): the brand said alone stays the brand."""
+    assert GEAR.details("anything from Northwind?").names == {"brand:northwind"}

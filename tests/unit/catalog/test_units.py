@@ -29,6 +29,8 @@ def test_a_keys_suffix_names_its_unit(key: str, label: str, unit: str | None) ->
         ("-10 degrees F", [(-10.0, "°F")]), ("a 30l pack", [(30.0, "l")]),
         ("3,000 mm", [(3000.0, "mm")]), ("1,5 kg", [(1.5, "kg")]),
         ("size 10 in black", []), ("a 2 l bottle", []), ("2 lbs 4 oz", [(2.0, "lb"), (4.0, "oz")]),
+        ("minus 20 Fahrenheit", [(-20.0, "°F")]), ("negative 5 c", [(-5.0, "°C")]),
+        ("minus a pound", [(1.0, "lb")]),
     ],
 )  # fmt: skip
 def test_amounts_in_a_shoppers_words(text: str, expected: list[tuple[float, str]]) -> None:
