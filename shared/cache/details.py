@@ -7,6 +7,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -221,14 +222,17 @@ def tidy(values: dict[str, set[str]], city_states: Mapping[str, str]) -> None:
 
 
 def order_of(
-    found: list[tuple[str, str]], values: Mapping[str, set[str]]
+    found: list[tuple[str, str]], values: Mapping[str, AbstractSet[str]]
 ) -> tuple[tuple[str, ...], ...]:
     """Details of one kind said twice or more, in the order said: 'is A cheaper than B' is not
     'is B cheaper than A', nor is 'from Seattle to Denver' 'from Denver to Seattle'. A city and
-    a street are two kinds of place ('state:', 'street:', 'shop:' start a kind)."""
+    a street are two kinds of place ('state:', 'street:', 'shop:' start a kind); a day and a
+    clock time two kinds of time ('on Saturday before 7am' = 'before 7am on Saturday')."""
     seen: dict[str, list[str]] = {}
     for field, value in found:
         kind = field + (value[: value.index(":")] if KIND.match(value) else "")
+        if field == "times" and any(c.isdigit() for c in value):
+            kind = "times:clock"
         kept = seen.setdefault(kind, [])
         if value in values[field] and value not in kept:
             kept.append(value)

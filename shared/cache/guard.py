@@ -54,6 +54,16 @@ def min_similarity(model_id: str) -> float:
     return _FLOORS.get(model_id, DEFAULT_MIN_SIMILARITY)
 
 
+# Words that ask for the whole sentence, not for one part of it: where they are said does not
+# matter ("recommend a mild one" = "which mild one would you recommend"); that they are, does.
+_ANYWHERE = frozenset({"recommend", "hello", "thanks", "bye", "please"})
+
+
+def _ordered(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The content words whose order is compared."""
+    return tuple(w for w in words if w not in _ANYWHERE)
+
+
 def _named_brands(names: frozenset[str]) -> frozenset[str]:
     """Brands said beside a named product whose name holds them: the name says them already."""
     products = [f" {n} " for n in names if ":" not in n and not n.startswith("~")]
@@ -88,6 +98,7 @@ class Guard:
         self._own_words = own_words  # the retailer's name, said or not: the same question
         self._city_states = dict(city_states)
         self._scattered = ScatteredNames(list(self._kind_words))
+        self._implied_kinds: dict[str, frozenset[str]] = {}  # from_profile fills it
         phrases = (*names, *lexicon)
         self._known = frozenset(word for phrase in phrases for word in phrase.split())
         # Each turn checks one query against several candidates: read each text once.
@@ -111,7 +122,9 @@ class Guard:
         kind_words = {key(n): by_id.get(pid, frozenset()) for pid, n in profile.products.items()}
         shop_words = vocab.common_name_words([s.name for s in profile.shops], 0.5)
         own = frozenset(key(profile.name or "").split()) | shop_words
-        return cls(names, lexicon, city_states, kind_words, own - vocab.STOPWORDS)
+        guard = cls(names, lexicon, city_states, kind_words, own - vocab.STOPWORDS)
+        guard._implied_kinds = vocab.implied_kinds(profile)
+        return guard
 
     @classmethod
     def build(
@@ -156,7 +169,10 @@ class Guard:
         field = next((f for f in _FIELDS if getattr(a, f) != getattr(b, f)), None)
         if field is None and sorted(mine.words) != sorted(theirs.words):
             field = "words"
-        if field is None and (mine.words, mine.order) != (theirs.words, theirs.order):
+        if field is None and (_ordered(mine.words), mine.order) != (
+            _ordered(theirs.words),
+            theirs.order,
+        ):
             field = "order"
         return field
 
@@ -194,11 +210,13 @@ class Guard:
             details = replace(details, asks=details.asks - _TIMED.keys() | timed)
         implied = self._implied(details)
         said_by_name = self._named_kinds(details)
+        said_by_name |= self._said_by_details(details)
         if details.kinds & said_by_name:  # "the Copper Lot lamp": the name says its kind
             details = replace(details, kinds=details.kinds - said_by_name)
         if brands := _named_brands(details.names):  # "the Summit 2 from Northwind"
             details = replace(details, names=details.names - brands)
-        order = order_of([(f, v) for _, f, v, _ in resolved], values)
+        final = {f: getattr(details, f) for f in _FIELDS}  # what implied details left
+        order = order_of([(f, v) for _, f, v, _ in resolved], final)
         objects = ["+".join(sorted({":".join(resolve(m)[:2]) for m in run})) for run in runs]
         words = content_words(said, implied, objects, details=details != _NO_DETAILS)
         size = sum(w != MASK for w in said) + len(resolved)
@@ -210,6 +228,14 @@ class Guard:
         for name in details.names:
             words |= self._kind_words.get(name, frozenset())
         return frozenset(k for k in details.kinds if set(k.split()) <= words)
+
+    def _said_by_details(self, details: Details) -> frozenset[str]:
+        """Categories another detail says already: one above a category said ("coffee beans"
+        when beans are always coffee), or above everything a value said applies to."""
+        implied: set[str] = set()
+        for detail in details.kinds | details.features:
+            implied |= self._implied_kinds.get(detail, frozenset())
+        return frozenset(implied) & details.kinds
 
     def _implied(self, details: Details) -> frozenset[str]:
         """Words the details say already: 'the Seattle Uptown shop' (a shop's name), 'the

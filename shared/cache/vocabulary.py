@@ -251,6 +251,34 @@ def category_words(profile: Profile) -> dict[str, frozenset[str]]:
     return out
 
 
+def implied_kinds(profile: Profile) -> dict[str, frozenset[str]]:
+    """What a detail says of the kind of thing asked about, as the categories read: a category
+    -> the categories above it wherever it sits ("beans" says "coffee" when every "Beans" is
+    under "Coffee"); a value or yes/no attribute -> the categories above every product that has
+    its attribute. "decaf coffee" asks what "decaf" does when only coffees say whether they are
+    decaf; where the attribute also sits under another category, the kind said still counts."""
+
+    def segments(path: str) -> list[str]:
+        return [key(s) for s in path.split(">") if key(s)]
+
+    implied: dict[str, frozenset[str]] = {}
+    for path in profile.categories:
+        *above, leaf = segments(path) or [""]
+        if leaf:
+            implied[leaf] = implied.get(leaf, frozenset(above)) & frozenset(above)
+    for attr, a in profile.attributes.items():
+        paths = [set(segments(p)) for p in a.categories]
+        common = frozenset(set.intersection(*paths)) if paths else frozenset()
+        if not common:
+            continue
+        if a.kind == "boolean":
+            implied[key(re.sub(r"\(.*?\)", "", a.label))] = common
+        elif a.kind in ("categorical", "list"):
+            for value in a.values:
+                implied[f"{key(attr)}:{key(value)}"] = common
+    return implied
+
+
 def catalog_lexicon(profile: Profile) -> dict[str, Entry]:
     """Every phrase but product names, lowest priority first: a later entry wins a clash."""
     lexicon: dict[str, Entry] = {}

@@ -608,3 +608,29 @@ def test_a_brand_is_never_read_as_one_of_its_products() -> None:
     """'Northwind Drift' ends in a word of the catalog ('drift' is no value, but the name's
     product line): the brand said alone stays the brand."""
     assert GEAR.details("anything from Northwind?").names == {"brand:northwind"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("beans under $14", "coffee beans under $14"),  # every "Beans" is under "Coffee"
+        ("anything Kenyan?", "any Kenyan coffee?"),  # only coffees have an origin
+        ("Which Denver shops open before 7am on Saturday?",
+         "On Saturday, which shops in Denver open before 7am?"),
+        ("Recommend a light roast", "What light roast would you suggest?"),
+    ],
+)  # fmt: skip
+def test_what_other_details_imply_or_where_a_request_sits_is_only_wording(a: str, b: str) -> None:
+    assert GUARD.reason(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("decaf drinks", "decaf"),  # decaf is said of coffees only, but drinks are asked for
+        ("pods", "coffee pods"),  # the same: pods are only coffee; kept apart from drinks
+        ("open at 7am, closed at 9pm", "open at 9pm, closed at 7am"),
+    ],
+)
+def test_what_details_do_not_imply_still_counts(a: str, b: str) -> None:
+    assert (GUARD.reason(b, a) is None) == (a == "pods")
