@@ -14,6 +14,7 @@ from typing import Literal
 
 from shared.catalog.profile import Profile
 from shared.catalog.units import UNITS, unit_of
+from shared.catalog.units import WORDS as UNIT_WORDS
 from shared.text import WORD, fold, singular, stem, tokens
 
 TargetKind = Literal[
@@ -29,7 +30,7 @@ TargetKind = Literal[
     "state",
     "amenity",
 ]
-MAX_PHRASE = 6  # words
+MAX_PHRASE = 16  # words (a product name with its brand, line, variant and size)
 _PARENTHESIS = re.compile(r"\([^)]*\)")
 # Geography is not a retail domain: a state's name finds its shops in any catalog.
 US_STATES = {
@@ -109,6 +110,24 @@ def norm(text: str) -> tuple[str, ...]:
     return tuple(singular(w) for w in tokens(fold(text), WORD))
 
 
+# English for the end of a range an attribute holds, in its key or its label.
+_MIN_WORDS = frozenset({"min", "minimum", "smallest", "lowest", "least", "shortest"})
+_MAX_WORDS = frozenset({"max", "maximum", "largest", "highest", "most", "longest", "biggest"})
+_NOT_MEASURED = frozenset({"of", "per", "for", "the", "a", "size", "setting", "level", "rating"})
+
+
+def measure_words(key: str, label: str) -> tuple[str | None, frozenset[str]]:
+    """A measured attribute's role ("min", "max" or None: one end of a range, from its key or
+    label) and the words naming what it measures, less role, unit and filler words:
+    "pet_weight_max_kg" / "maximum pet weight" -> ("max", {"pet", "weight"})."""
+    said = set(key.lower().split("_")) | set(label_words(label))
+    role = "min" if said & _MIN_WORDS else "max" if said & _MAX_WORDS else None
+    if said & _MIN_WORDS and said & _MAX_WORDS:
+        role = None
+    named = said - _MIN_WORDS - _MAX_WORDS - _NOT_MEASURED - set(UNIT_WORDS)
+    return role, frozenset(w for w in named if len(w) > 2 and not w.isdigit())
+
+
 def label_words(label: str) -> tuple[str, ...]:
     return norm(_PARENTHESIS.sub(" ", label))
 
@@ -118,12 +137,17 @@ class Lexicon:
     version: int
     phrases: dict[tuple[str, ...], set[Target]] = field(default_factory=lambda: defaultdict(set))
     expansions: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    longest: dict[str, int] = field(default_factory=dict)  # a first word -> its longest phrase
     # Measured attributes by the dimension of their unit ("mass": ["weight_g", ...]), most used
     # first, and each one's unit.
     by_dimension: dict[str, list[str]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # measured attributes
     where: dict[str, frozenset[str]] = field(default_factory=dict)  # attribute -> categories
+    # A measured attribute that is one end of a range ("chest_min_cm", "maximum tank size"):
+    # "min" or "max"; and the words that name what it measures ({"chest", "girth"}).
+    roles: dict[str, str] = field(default_factory=dict)
+    measures: dict[str, frozenset[str]] = field(default_factory=dict)
     common_name_words: frozenset[str] = frozenset()  # in most shop names ("Trailhead")
     common_product_words: frozenset[str] = frozenset()
     states: set[str] = field(default_factory=set)  # state codes of the catalog's shops
@@ -153,6 +177,7 @@ class Lexicon:
         key = tuple(words)
         if key and len(key) <= MAX_PHRASE:
             self.phrases[key].add(target)
+            self.longest[key[0]] = max(self.longest.get(key[0], 0), len(key))
 
     @classmethod
     def build(cls, profile: Profile) -> Lexicon:
@@ -174,6 +199,10 @@ class Lexicon:
                 for words in labels:
                     lex.add(words, Target("measure", key))
                 lex.ranges[key] = (a.low, a.high)
+                role, named = measure_words(key, a.label)
+                lex.measures[key] = named
+                if role:
+                    lex.roles[key] = role
                 unit = unit_of(a.unit)
                 if unit is not None:
                     measured[unit.dimension].append((a.count, key))

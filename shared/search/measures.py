@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from shared.catalog.units import UNITS, Amount, amounts, convert
 from shared.search.lexicon import Lexicon, Target
+from shared.text import singular
 
 _LESS = re.compile(
     r"(?:under|below|less than|fewer than|at most|max(?:imum)?|up to|no more than|within|"
@@ -19,13 +20,20 @@ _MORE = re.compile(
     r"(?:over|above|more than|at least|min(?:imum)?|heavier than|bigger than|larger than|"
     r"longer than|pricier than|greater than|>=?|≥)\s*(?:a|an)?\s*$"
 )
-_PLUS = re.compile(r"^\s*(?:\+|or more|and up|plus|or above|or higher)")
-_MINUS = re.compile(r"^\s*(?:or less|or fewer|or under|or below|and under|max)")
+_PLUS = re.compile(
+    r"^\s*(?:\+|or more|and up|plus|or above|or higher|or (?:bigger|larger|longer|heavier|"
+    r"taller|wider|greater|warmer|over))"
+)
+_MINUS = re.compile(
+    r"^\s*(?:or less|or fewer|or under|or below|and under|max|or (?:smaller|lighter|shorter|"
+    r"narrower|lower|colder))"
+)
 _BETWEEN = re.compile(r"between\s*$")
 _MONEY = re.compile(
     r"(?P<pre>[$€£])\s*(?P<a>\d+(?:[.,]\d+)?)|(?P<b>\d+(?:[.,]\d+)?)\s*"
     r"(?:dollars?|bucks|usd|eur|euros?|gbp|quid|\$|€)(?!\w)"
 )
+_WORD = re.compile(r"[a-z]+")
 _BARE_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]|\s*%)")
 ABOUT = 0.15  # a bare amount ("a 30 litre pack") means within this share of it
 
@@ -36,6 +44,9 @@ class Bound:
     low: float | None = None
     high: float | None = None
     said: str = ""
+    # Guessed from the amount's unit alone (no word of the query names the attribute): it
+    # ranks the records that meet it first and rules none out.
+    soft: bool = False
 
 
 @dataclass
@@ -94,18 +105,23 @@ def bounds(
     used: list[tuple[int, int]] = []
     for a in amounts(text):
         candidates = lex.by_dimension.get(a.unit.dimension, [])
-        keys = [k for k in candidates if k in said] or _likeliest(candidates, a, lex, categories)
+        keys = [k for k in candidates if k in said] or _named_after(text, a, candidates, lex)
+        plausible = _plausible(candidates, a, lex, categories)
+        soft = not keys and len(plausible) != 1  # no reading, or more than one: a guess
+        keys = keys or plausible[:1] or _likeliest(candidates, a, lex, categories)
         if not keys:
             continue
         low, high = _range(text, a.start, a.end, a.value)
-        converted = []
-        for key in keys:
+        direct = (low, high) in ((None, a.value), (a.value, None))
+        for key in _with_other_end(keys, lex):
+            role = lex.roles.get(key)
+            lo, hi = low, high
+            if role and not direct:  # "for a 30 lb dog": its range holds 30 lb
+                lo, hi = (None, a.value) if role == "min" else (a.value, None)
             target = UNITS[lex.units[key]]
-            lo = convert(low, a.unit, target) if low is not None else None
-            hi = convert(high, a.unit, target) if high is not None else None
-            converted.append((key, lo, hi))
-        for key, lo, hi in converted:
-            found.append(Bound((key,), lo, hi, text[a.start : a.end]))
+            lo = convert(lo, a.unit, target) if lo is not None else None
+            hi = convert(hi, a.unit, target) if hi is not None else None
+            found.append(Bound((key,), lo, hi, text[a.start : a.end], soft))
         used.append((a.start, a.end))
     for m in matches:
         for t in m.targets:
@@ -125,21 +141,66 @@ def bounds(
     return list(merged.values()), used
 
 
-def _likeliest(keys: list[str], a: Amount, lex: Lexicon, categories: list[str]) -> list[str]:
+def _named_after(text: str, a: Amount, keys: list[str], lex: Lexicon) -> list[str]:
+    """The attributes the words right after the amount name ("a 24 inch chest", "a 55 gallon
+    tank"), or the word before its "of" ("a chest of 24 inches"); a word before it otherwise
+    is what is asked for ("a tank under 20 gallons")."""
+    after = _WORD.findall(text[a.end : a.end + 30])[:2]
+    before = _WORD.findall(text[max(0, a.start - 25) : a.start])[-2:]
+    of = before[:1] if before[1:] == ["of"] else []
+    near = {singular(w) for w in (*after, *of)}
+    return [k for k in keys if lex.measures.get(k, frozenset()) & near]
+
+
+def _with_other_end(keys: list[str], lex: Lexicon) -> list[str]:
+    """Each key, and the other end of its range when the catalog has one (the same words
+    measured, the other role): "chest_min_cm" brings "chest_max_cm"."""
+    out = list(keys)
+    for key in keys:
+        role, named = lex.roles.get(key), lex.measures.get(key)
+        for other, other_role in lex.roles.items():
+            if (
+                role and other_role != role and other not in out
+                and lex.measures.get(other) == named
+                and UNITS[lex.units[other]].dimension == UNITS[lex.units[key]].dimension
+            ):  # fmt: skip
+                out.append(other)
+    return out
+
+
+def _plausible(keys: list[str], a: Amount, lex: Lexicon, categories: list[str]) -> list[str]:
+    """The attributes the amount could be a value of, likeliest first: among those that the
+    products of every category named have (the deepest ones: "dog shampoo" names the dogs'
+    things and the shampoos, which share no measure), or all of them when none is named."""
+    deepest = [c for c in categories if not any(o.startswith(c + " > ") for o in categories)]
+    scope = [k for k in keys if all(_in(lex.where.get(k, frozenset()), [c]) for c in deepest)]
+    return [k for k in _likeliest(scope, a, lex, categories, every=True) if _fits(k, a, lex)]
+
+
+def _in(where: frozenset[str], categories: list[str]) -> bool:
+    return any(w == c or w.startswith(c + " > ") for w in where for c in categories)
+
+
+def _fits(key: str, a: Amount, lex: Lexicon) -> bool:
+    low, high = lex.ranges.get(key, (0.0, 0.0))
+    value = convert(a.value, a.unit, UNITS[lex.units[key]])
+    span = max(high - low, abs(high), 1e-9)
+    return value is not None and low - span <= value <= high + span
+
+
+def _likeliest(
+    keys: list[str], a: Amount, lex: Lexicon, categories: list[str], *, every: bool = False
+) -> list[str]:
     """Of the attributes measured in the amount's dimension, the one whose values it could be
     (25,000 mm is a waterproof rating, not a length in cm), then one that the named category's
-    products have, then the most used."""
+    products have, then the most used (`every`: all of them in that order)."""
 
     def fit(key: str) -> tuple[bool, bool, int]:
-        low, high = lex.ranges.get(key, (0.0, 0.0))
-        value = convert(a.value, a.unit, UNITS[lex.units[key]])
-        span = max(high - low, abs(high), 1e-9)
-        plausible = value is not None and low - span <= value <= high + span
-        where = lex.where.get(key, frozenset())
-        named = any(w == c or w.startswith(c + " > ") for w in where for c in categories)
-        return (plausible, named, -keys.index(key))
+        named = _in(lex.where.get(key, frozenset()), categories)
+        return (_fits(key, a, lex), named, -keys.index(key))
 
-    return [max(keys, key=fit)] if keys else []
+    ranked = sorted(keys, key=fit, reverse=True)
+    return ranked if every else ranked[:1]
 
 
 def _has_amount(used: list[tuple[int, int]], spans: list[tuple[int, int, str]], m: Match) -> bool:

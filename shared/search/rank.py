@@ -24,6 +24,7 @@ NAME_BOOST = 0.2  # the query names this very product
 BRAND_BOOST = 0.05
 ORDER_BOOST = 0.2  # "lightest", "cheapest": the best by that measure, scaled down the list
 FLAG_BOOST = 0.06  # each yes/no attribute the query asks for that the record has
+GUESS_BOOST = 0.06  # each amount the record meets on an attribute guessed from its unit
 MAX_CACHED = 50_000
 
 
@@ -110,7 +111,7 @@ def required(data: Mapping[str, Any], u: Understood, profile: Profile) -> bool:
         return False
     if u.min_price is not None and price < u.min_price:
         return False
-    if any(not within(data, b) for b in u.bounds):
+    if any(not within(data, b) for b in u.bounds if not b.soft):
         return False
     if u.brands and data.get("brand") not in u.brands:
         return False
@@ -177,12 +178,14 @@ def rank(
         boost += VALUE_BOOST * values
         flags = sum(_value_of(data, f) is True for f in u.flags)
         boost += FLAG_BOOST * flags
+        guessed = sum(within(data, b) for b in u.bounds if b.soft)
+        boost += GUESS_BOOST * guessed
         boost += ordered.get(doc_id, 0.0)
         if doc_id in named:
             boost += NAME_BOOST
         if u.brands and data.get("brand") in u.brands:
             boost += BRAND_BOOST
-        matched = doc_id in named or u.narrows_products or values > 0 or flags > 0
+        matched = doc_id in named or u.narrows_products or values + flags + guessed > 0
         out.append(Scored(doc_id, data, similarity, similarity + boost, matched))
     out.sort(key=lambda s: s.score, reverse=True)
     return out

@@ -17,7 +17,7 @@ from shared.search.lexicon import norm
 from shared.search.rank import TermCache, rank
 from shared.search.understand import Understood, understand
 from shared.search.view import CatalogView, CatalogViews
-from shared.search.when import check
+from shared.search.when import check, occasions
 from shared.store import DistanceMeasure, Embedding, Filter, Hit, Store
 
 if TYPE_CHECKING:
@@ -203,6 +203,7 @@ class Retriever:
         said = set(_words(query))
         scored: list[tuple[float, dict[str, Any], str]] = []
         closed_then: list[tuple[float, dict[str, Any], str]] = []
+        dates = occasions([h.data for h in found], query)  # "on Thanksgiving", from their notes
         for hit in found:
             data = dict(hit.data)
             if u.cities and data.get("city") not in u.cities:
@@ -215,8 +216,8 @@ class Retriever:
                 continue
             if u.shops and hit.id not in u.shops:
                 continue  # the question is about the shop it names
-            if not u.when.empty:
-                result = check(data, u.when, now)
+            if not u.when.empty or dates:
+                result = check(data, u.when, now, dates)
                 data["checked"], data["open_then"] = result.checked, result.ok
                 if not result.ok:
                     if u.narrows_shops and (u.cities or u.states or u.shops):

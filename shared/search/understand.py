@@ -54,7 +54,7 @@ class Understood:
     @property
     def narrows_products(self) -> bool:
         return bool(
-            self.bounds or self.strict_values or self.brands
+            any(not b.soft for b in self.bounds) or self.strict_values or self.brands
             or self.min_price is not None or self.max_price is not None
         )  # fmt: skip
 
@@ -139,7 +139,7 @@ def _match(words: list[str], lex: Lexicon) -> list[Match]:
     found: list[Match] = []
     i = 0
     while i < len(words):
-        for n in range(min(6, len(words) - i), 0, -1):
+        for n in range(min(lex.longest.get(words[i], 0), len(words) - i), 0, -1):
             targets = lex.phrases.get(tuple(words[i : i + n]))
             if targets:
                 found.append(Match(i, i + n, set(targets)))

@@ -4,8 +4,9 @@ time that was checked, so an answer can say which it used."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ _LATE = re.compile(r"\b(?:late|latest|evening|night|tonight)\b")
 _ALL_DAY = re.compile(r"\b(?:24 ?hours?|24/7|24-7|round the clock|all night|overnight)\b")
 _CLOSED = re.compile(r"\bclosed\b")
 _OPEN = re.compile(r"\b(?:open|opens|opening|close|closes|closing|hours)\b")
-EARLY, LATE = 7 * 60, 20 * 60
+EARLY, LATE, DAY_END = 7 * 60, 20 * 60, 24 * 60
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def parse_when(text: str) -> When:
         values["opens_by"] = _minutes(m, default_pm=False) - strict
     elif m := _CLOSES_AFTER.search(text):
         values["closes_after"] = _minutes(m, default_pm=True)
+        if "midnight" in m[0]:  # the end of the day: "until midnight", "past midnight" (after)
+            values["closes_after"] = DAY_END + (not m[0].startswith(("until", "till", "til")))
     elif m := _AT.search(text) or _BARE_CLOCK.search(text):
         values["at"] = _minutes(m, default_pm=None)
     if (
@@ -118,14 +121,41 @@ class Check:
     checked: str  # "Sunday 2026-12-13 09:00 America/Denver": what the answer relied on
 
 
-def check(shop: Mapping[str, Any], when: When, now: datetime) -> Check:
-    """Is the shop open as asked, in its own time zone?"""
+# Words of an exception's note that name no occasion ("Christmas Day", "Early close").
+_NOTE_FILLER = frozenset(
+    ("day", "the", "a", "an", "of", "and", "holiday", "hours", "hour", "closed", "close",
+     "closing", "early", "late", "open", "opening", "special", "store", "shop", "only", "eve")
+)  # fmt: skip
+_NOTE_WORD = re.compile(r"[a-z0-9']+")
+
+
+def occasions(shops: Sequence[Mapping[str, Any]], text: str) -> list[date]:
+    """The dates of the shops' dated exceptions whose note the text names ("open on
+    Thanksgiving" names "Thanksgiving Day"; "Christmas Eve" names "Christmas Eve" and not
+    "Christmas Day"): every word of the note but its fillers is said, and "eve" too if the
+    note says it."""
+    said = set(_NOTE_WORD.findall(text.lower()))
+    found: set[date] = set()
+    for shop in shops:
+        for exception in shop.get("hours_exceptions") or []:
+            words = set(_NOTE_WORD.findall(str(exception.get("note") or "").lower()))
+            named = words - _NOTE_FILLER
+            eve = "eve" in words
+            if named and named <= said and eve == ("eve" in said):
+                with contextlib.suppress(TypeError, ValueError):
+                    found.add(date.fromisoformat(str(exception.get("date"))))
+    return sorted(found)
+
+
+def check(shop: Mapping[str, Any], when: When, now: datetime, dates: Sequence[date] = ()) -> Check:
+    """Is the shop open as asked, in its own time zone? `dates`: the local dates asked about,
+    when the question names them (an occasion); otherwise they follow from `when`."""
     today = local_now(shop, now)
     zone_name = str(shop.get("timezone") or "UTC")
-    dates = _dates(today, when)
+    dates = list(dates) or _dates(today, when)
     results = []
     for day in dates:
-        if when.relative == "now":
+        if when.relative == "now" and day == today.day:
             ok = open_at(shop, today)
             label = f"{today.label} {zone_name} (now)"
         elif when.at is not None:

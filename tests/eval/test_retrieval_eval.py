@@ -42,21 +42,22 @@ OUTDOOR_EVAL = ROOT / "data" / "outdoor-eval"
 
 
 HEARTH = ROOT / "data" / "thirdparty" / "hearth"
-# catalog, its held-out set, and the least hit@5, MRR and precision: a little under what was
-# measured once, at the end, on sets written by outsiders before (outdoor) or without (hearth)
-# any tuning on them. Measured 2026-12-06: outdoor 0.924 / 0.889 / 0.736 (dense search alone
-# 0.889 / 0.737 / 0.368); hearth, a home-and-kitchen store written from catalog_format.md
-# alone, 0.876 / 0.821 / 0.662 (dense 0.857 / 0.743 / 0.384).
+PETS = ROOT / "data" / "thirdparty" / "pets"
+# catalog, its labelled set, and the least hit@5, MRR and precision: a little under what was
+# measured, on sets written by outsiders before (outdoor) or without (hearth) any tuning on
+# them. Measured 2026-12-06: outdoor 0.924 / 0.889 / 0.736 (dense search alone 0.889 / 0.737 /
+# 0.368); hearth, a home-and-kitchen store written from catalog_format.md alone, 0.876 / 0.821 /
+# 0.662 (dense 0.857 / 0.743 / 0.384). Then, once amounts were read against ranges and guessed
+# attributes only ranked (tuned on the pets development set, written by an outsider for this):
+# outdoor 0.951 / 0.912 / 0.732, hearth 0.943 / 0.888 / 0.718. The pets set is a development
+# set (0.863 -> 0.979 / 0.927 / 0.625, dense 0.926 / 0.801 / 0.356): it is here so that a change
+# that loses what was tuned on it is seen, not as a measure.
 OTHER_CATALOGS = {
-    "outdoor": (OUTDOOR, OUTDOOR_EVAL / "retrieval_heldout.jsonl", 0.90, 0.85, 0.70),
-    "hearth": (
-        HEARTH,
-        HEARTH.with_name("hearth-eval") / "retrieval_heldout.jsonl",
-        0.85,
-        0.78,
-        0.62,
-    ),
-}
+    "outdoor": (OUTDOOR, OUTDOOR_EVAL / "retrieval_heldout.jsonl", 0.93, 0.88, 0.70),
+    "hearth": (HEARTH, HEARTH.with_name("hearth-eval") / "retrieval_heldout.jsonl",
+               0.92, 0.85, 0.68),
+    "pets (dev)": (PETS, PETS.with_name("pets-dev") / "retrieval_dev.jsonl", 0.95, 0.90, 0.60),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(OTHER_CATALOGS))
@@ -74,7 +75,7 @@ def test_other_catalogs_with_no_code_of_theirs_beat_plain_dense_search(name: str
         print(
             f"\n{name} {label}: hit@5 {s.hit_at_5:.3f} MRR {s.mrr:.3f} precision {s.precision:.3f}"
         )
-    assert ours.answerable >= 100 and ours.unanswerable >= 10
+    assert ours.answerable >= 90 and ours.unanswerable >= 5
     assert ours.hit_at_5 >= least_hit and ours.hit_at_5 >= dense.hit_at_5
     assert ours.mrr >= least_mrr and ours.mrr >= dense.mrr
     assert ours.precision >= least_precision and ours.precision >= dense.precision + 0.2
