@@ -46,6 +46,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DEV_SETS = (
     f"{ROOT / 'data' / 'intent' / 'dev.jsonl'}={SHARED_DATA / 'catalog'}",
     f"{ROOT / 'data' / 'outdoor-eval' / 'intent_dev.jsonl'}={SHARED_DATA / 'outdoor'}",
+    f"{ROOT / 'data' / 'thirdparty' / 'pets-dev' / 'intent_dev.jsonl'}"
+    f"={ROOT / 'data' / 'thirdparty' / 'pets'}",
     str(ROOT / "data" / "intent" / "neutral_dev.jsonl"),
     str(ROOT / "data" / "intent" / "offtopic_dev.jsonl"),
 )
@@ -131,16 +133,21 @@ def main(argv: list[str]) -> int:
     assert best is not None
 
     head: Head | None = None
-    weights = (0.0, 0.0)
+    weights = (0.0, 0.0, 0.0)
     if best[0] >= knn[0]:
         acc, l2, scale, thresholds, margin = best
         oof = _out_of_fold(router, vectors, queries, intents, l2, scale)
-        print("catalog evidence weights (product, place), on the same out-of-fold scores:")
+        print("catalog evidence weights (product, place, named), on the same out-of-fold scores:")
         for a in EVIDENCE_WEIGHTS:
             for b in EVIDENCE_WEIGHTS:
-                found = search(_weighed(oof, evidences, a, b), truth)
+                found = search(_weighed(oof, evidences, a, b, 0.0), truth)
                 if found[0] > acc + 1e-9:
-                    acc, thresholds, margin, weights = found[0], found[1], found[2], (a, b)
+                    acc, thresholds, margin, weights = found[0], found[1], found[2], (a, b, 0.0)
+        for c in EVIDENCE_WEIGHTS:  # a name on top, the other two as found
+            found = search(_weighed(oof, evidences, weights[0], weights[1], c), truth)
+            if found[0] > acc + 1e-9:
+                acc, thresholds, margin = found[0], found[1], found[2]
+                weights = (weights[0], weights[1], c)
         print(f"  kept {weights}: {acc:.4f}")
         texts, labels = [*router.texts, *queries], [*router.labels, *intents]
         head = train(
@@ -198,10 +205,13 @@ def _labelled(specs: list[str]) -> tuple[list[str], list[str], list[Evidence]]:
     return queries, intents, evidences
 
 
-def _weighed(scores: np.ndarray, evidences: list[Evidence], a: float, b: float) -> np.ndarray:
+def _weighed(
+    scores: np.ndarray, evidences: list[Evidence], a: float, b: float, c: float
+) -> np.ndarray:
     """Head probabilities (INTENTS order) moved by the catalog evidence, as the router does."""
     logits = np.log(np.maximum(scores, 1e-9))
     logits[:, INTENTS.index("PRODUCT_RAG")] += a * np.array([e.product for e in evidences])
+    logits[:, INTENTS.index("PRODUCT_RAG")] += c * np.array([e.named for e in evidences])
     logits[:, INTENTS.index("LOCATION_RAG")] += b * np.array([e.place for e in evidences])
     logits -= logits.max(axis=1, keepdims=True)
     weighed: np.ndarray = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -249,7 +259,7 @@ def _write(
     thresholds: np.ndarray,
     margin: float,
     head: Head | None,
-    weights: tuple[float, float] = (0.0, 0.0),
+    weights: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> Calibration:
     data = json.loads(path.read_text()) if path.exists() else {"models": {}}
     previous = data["models"].get(model, {}).get("version", 0)
@@ -262,6 +272,7 @@ def _write(
         dev_accuracy=round(acc, 4),
         product_evidence=weights[0],
         place_evidence=weights[1],
+        named_evidence=weights[2],
         head=head,
     )
     data["models"][model] = {**calibration.to_json(), "created": datetime.now(UTC).isoformat()}

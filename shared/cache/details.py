@@ -227,12 +227,16 @@ def order_of(
     """Details of one kind said twice or more, in the order said: 'is A cheaper than B' is not
     'is B cheaper than A', nor is 'from Seattle to Denver' 'from Denver to Seattle'. A city and
     a street are two kinds of place ('state:', 'street:', 'shop:' start a kind); a day and a
-    clock time two kinds of time ('on Saturday before 7am' = 'before 7am on Saturday')."""
+    clock time two kinds of time ('on Saturday before 7am' = 'before 7am on Saturday'); the
+    values of two attributes two kinds of feature ('grain-free kitten food' = 'kitten food
+    that is grain free')."""
     seen: dict[str, list[str]] = {}
     for field, value in found:
         kind = field + (value[: value.index(":")] if KIND.match(value) else "")
         if field == "times" and any(c.isdigit() for c in value):
             kind = "times:clock"
+        elif field == "features":  # values of one attribute; each yes/no attribute alone
+            kind = "features:" + value.partition(":")[0]
         kept = seen.setdefault(kind, [])
         if value in values[field] and value not in kept:
             kept.append(value)

@@ -64,6 +64,10 @@ def _ordered(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(w for w in words if w not in _ANYWHERE)
 
 
+def _alike(field: str, a: frozenset[str], b: frozenset[str]) -> bool:
+    return pat.same_amounts(a, b) if field == "numbers" else a == b
+
+
 def _named_brands(names: frozenset[str]) -> frozenset[str]:
     """Brands said beside a named product whose name holds them: the name says them already."""
     products = [f" {n} " for n in names if ":" not in n and not n.startswith("~")]
@@ -98,7 +102,8 @@ class Guard:
         self._own_words = own_words  # the retailer's name, said or not: the same question
         self._city_states = dict(city_states)
         self._scattered = ScatteredNames(list(self._kind_words))
-        self._implied_kinds: dict[str, frozenset[str]] = {}  # from_profile fills it
+        self._implied_kinds: dict[str, frozenset[str]] = {}  # from_profile fills these two
+        self._shop_city: dict[str, str] = {}
         phrases = (*names, *lexicon)
         self._known = frozenset(word for phrase in phrases for word in phrase.split())
         # Each turn checks one query against several candidates: read each text once.
@@ -121,9 +126,11 @@ class Guard:
         by_id = vocab.category_words(profile)
         kind_words = {key(n): by_id.get(pid, frozenset()) for pid, n in profile.products.items()}
         shop_words = vocab.common_name_words([s.name for s in profile.shops], 0.5)
-        own = frozenset(key(profile.name or "").split()) | shop_words
+        said = key(profile.name or "").split()
+        own = frozenset(said) | frozenset(singular(w) for w in said) | shop_words
         guard = cls(names, lexicon, city_states, kind_words, own - vocab.STOPWORDS)
         guard._implied_kinds = vocab.implied_kinds(profile)
+        guard._shop_city = vocab.only_shops(profile)
         return guard
 
     @classmethod
@@ -166,7 +173,7 @@ class Guard:
         if min(mine.size, theirs.size) == 0:  # "What is it?", "Do you have any?": says nothing
             return "empty"
         a, b = mine.details, theirs.details
-        field = next((f for f in _FIELDS if getattr(a, f) != getattr(b, f)), None)
+        field = next((f for f in _FIELDS if not _alike(f, getattr(a, f), getattr(b, f))), None)
         if field is None and sorted(mine.words) != sorted(theirs.words):
             field = "words"
         if field is None and (_ordered(mine.words), mine.order) != (
@@ -193,7 +200,12 @@ class Guard:
             scan.sub(pattern, read)
         left = scan.tag(self._lexicon)
         scan.sub(pat.MORE_LESS, vocab.more_or_less)
-        marks = negate(lower, scan.marks)
+        marks = [  # the only shop of its city is said by the city's name too
+            m._replace(field="places", value=self._shop_city[m.value])
+            if m.field == "names" and m.value in self._shop_city
+            else m
+            for m in negate(lower, scan.marks)
+        ]
         resolved = sorted((m.start, *resolve(m)) for m in marks)
         values: dict[str, set[str]] = {f: set() for f in _FIELDS}
         for _, field, value, negated in resolved:
@@ -217,7 +229,11 @@ class Guard:
             details = replace(details, names=details.names - brands)
         final = {f: getattr(details, f) for f in _FIELDS}  # what implied details left
         order = order_of([(f, v) for _, f, v, _ in resolved], final)
-        objects = ["+".join(sorted({":".join(resolve(m)[:2]) for m in run})) for run in runs]
+        objects = [
+            "+".join(sorted({f"{f}:{pat.coarse(v) if f == 'numbers' else v}" for m in run
+                             for f, v, *_ in [resolve(m)]}))
+            for run in runs
+        ]  # fmt: skip
         words = content_words(said, implied, objects, details=details != _NO_DETAILS)
         size = sum(w != MASK for w in said) + len(resolved)
         return Reading(details, words, order, size)
@@ -242,8 +258,9 @@ class Guard:
         Copper Lot lamp' (the named product's own category), 'the Jaipur region' (the
         attribute a named value belongs to), and the retailer's own name."""
         implied = set(self._own_words)
-        if any(n.startswith("shop:") for n in details.names):
-            implied.add("shop")
+        shop_cities = set(self._shop_city.values()) | set(self._city_states)
+        if any(n.startswith("shop:") for n in details.names) or details.places & shop_cities:
+            implied.add("shop")  # "the Highlands store", "our Denver shop": a shop is meant
         for name in details.names:
             implied |= self._kind_words.get(name, frozenset())
         for feature in details.features:

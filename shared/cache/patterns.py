@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
+from shared.catalog.units import UNITS
+from shared.catalog.units import WORDS as UNIT_WORDS
 from shared.search.lexicon import US_STATES
 from shared.text import fold as text_fold
 from shared.text import tokens
@@ -42,9 +44,17 @@ _REWRITES = (
 )
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+# Units of measure (shared/catalog/units.py: any the catalog module reads, but one-letter ones
+# other than g and l, and "in", which are words too), money and percent.
+_MEASURE_WORDS = sorted(
+    (w for w in UNIT_WORDS if (len(w) > 1 or w in "gl") and w not in ("in", "'", '"')),
+    key=len,
+    reverse=True,
+)
 _UNIT = (
-    r"\$|usd|dollars?|bucks|kgs?|kilos?|kilograms?|grams?|g|gr|oz|ounces?|lbs?|pounds?|ml|l"
-    r"|liters?|litres?|%|percent"
+    r"\$|usd|dollars?|bucks|%|percent|(?:degrees?\s*|deg\s*|°\s*)?(?:"
+    + "|".join(re.escape(w) for w in _MEASURE_WORDS)
+    + ")"
 )
 _TIME_RELATION = r"before|by|earlier than|after|past|later than|until|till|til|at"
 _RELATIONS = {"before": "<", "earlier than": "<", "by": "<=", "after": ">", "past": ">",
@@ -85,17 +95,14 @@ _BOUNDS = {
 _BEFORE_NUMBER = "|".join(sorted((re.escape(b) for b in _BOUNDS if not b.startswith(("or ", "and "))), key=len, reverse=True))  # fmt: skip  # noqa: E501
 _QUANTITY = re.compile(
     # No "\s*" may start a match: on a long run of spaces (a masked detail) that is quadratic.
-    rf"(?:(?<![a-z])(?P<rel>{_BEFORE_NUMBER})\s*)?(?:\$\s*)?(?<![\d.,])(?P<n>{_NUM})(?!\d)\s*"
+    rf"(?:(?<![a-z])(?P<rel>{_BEFORE_NUMBER})\s*)?(?:\$\s*)?"
+    r"(?P<sign>(?<![\w.,-])-(?=\d)|\u2212|\bminus\s+(?=\d)|\bnegative\s+(?=\d))?"
+    rf"(?<![\d.,])(?P<n>{_NUM})(?!\d)\s*"
     rf"(?:(?P<unit>{_UNIT})(?![a-z]))?"
     r"(?:\s*(?P<post>or less|or under|or below|and under|or more|and up|and above|or so|plus"
     r"|\+|ish)(?![a-z])(?!\s*\$?\s*\d))?"  # "10 and under", not "10 and under 20"
 )
-_UNITS = {**dict.fromkeys(words("kg kgs kilo kilos kilogram kilograms"), ("g", 1000)),
-          **dict.fromkeys(words("g gr gram grams"), ("g", 1)),
-          **dict.fromkeys(words("oz ounce ounces"), ("oz", 1)),
-          **dict.fromkeys(words("lb lbs pound pounds"), ("lb", 1)),
-          **dict.fromkeys(words("l liter liters litre litres"), ("ml", 1000)),
-          "ml": ("ml", 1), "%": ("%", 1), "percent": ("%", 1)}  # fmt: skip
+_PERCENT = {"%", "percent"}
 MORE_LESS = re.compile(r"\b(?P<dir>more|most|less|least|fewer|fewest)\s+(?P<word>[a-z]{3,})\b")
 STATE_CODES = re.compile(  # "Portland, OR", "in TX": capitals tell a code from the word "or"
     r"(?:,\s*|\bin\s+)(?P<code>{})\b".format("|".join(sorted(set(US_STATES.values()))))
@@ -106,6 +113,10 @@ SENTENCE_START = frozenset('.!?:;"(')
 
 
 # -- parsing ----------------------------------------------------------------------------------
+
+
+# Each dimension's base unit, in which amounts are compared.
+BASE = {u.dimension: u.symbol for u in UNITS.values() if u.factor == 1.0 and u.offset == 0.0}
 
 
 def fold(text: str) -> str:
@@ -131,11 +142,59 @@ def key(text: str) -> str:
     return " ".join(tokens(fold(text), TOKEN))
 
 
-def _amount(number: str, unit: str | None) -> str:
-    """'10.50' -> '10.5'; '1 kg' -> '1000g'; money and bare numbers carry no unit."""
-    suffix, factor = _UNITS.get((unit or "").lower(), ("", 1))
-    value = Decimal(number.replace(",", "")) * factor
-    return format(value.normalize(), "f") + suffix
+def _amount(number: str, unit: str | None, sign: str = "") -> str:
+    """'10.50' -> '10.5'; '1 kg' -> '1000g', '2.2 lb' -> '997.9024g' (the dimension's base unit:
+    `same_amounts` allows for rounding); money and bare numbers carry no unit."""
+    value = Decimal(number.replace(",", "")) * (-1 if sign else 1)
+    said = re.sub(r"^(?:degrees?|deg|°)\s*", "°", (unit or "").lower()).replace("°°", "°")
+    if said in _PERCENT:
+        return format(value.normalize(), "f") + "%"
+    symbol = UNIT_WORDS.get(said) or UNIT_WORDS.get(said.lstrip("°"))
+    if not symbol:
+        return format(value.normalize(), "f")
+    measure = UNITS[symbol]
+    base = float(value) * measure.factor + measure.offset
+    return f"{format(Decimal(repr(round(base, 4))).normalize(), 'f')}{BASE[measure.dimension]}"
+
+
+def same_amounts(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two sets of amounts alike, allowing 2% for a measure said in another unit ("a 20 gallon
+    tank" and "a 76 litre tank"; "15 kg" and "33 lb"), never for money or bare numbers."""
+    if a == b:
+        return True
+    if len(a) != len(b):
+        return False
+    left = sorted(a - b)
+    right = sorted(b - a)
+    for x in left:
+        match = next((y for y in right if _close(x, y)), None)
+        if match is None:
+            return False
+        right.remove(match)
+    return not right
+
+
+_MEASURED = re.compile(r"(?P<rel>[<>~#]?)(?P<n>-?\d+(?:\.\d+)?)(?P<unit>[^\d.]+)$")
+
+
+def coarse(amount: str) -> str:
+    """A measure to two significant digits (what a role word's object is compared by; the
+    amounts themselves are compared by `same_amounts`)."""
+    m = _MEASURED.match(amount)
+    if not m or m["unit"] == "%":
+        return amount
+    value = float(format(float(m["n"]), ".2g"))
+    return f"{m['rel']}{value:g}{m['unit']}"
+
+
+def _close(x: str, y: str) -> bool:
+    mx, my = _MEASURED.match(x), _MEASURED.match(y)
+    if not (mx and my) or (mx["rel"], mx["unit"]) != (my["rel"], my["unit"]):
+        return False
+    if mx["unit"] == "%":
+        return False
+    a, b = float(mx["n"]), float(my["n"])
+    return abs(a - b) <= 0.02 * max(abs(a), abs(b))
 
 
 def _clock(hour: str, minute: str | None, half: str | None) -> str | None:
@@ -176,7 +235,7 @@ def _range(m: re.Match[str]) -> list[tuple[str, str]]:
 
 def _quantity(m: re.Match[str]) -> list[tuple[str, str]]:
     bound = _BOUNDS.get(m["post"] or m["rel"] or "", "")
-    return [("numbers", bound + _amount(m["n"], m["unit"]))]
+    return [("numbers", bound + _amount(m["n"], m["unit"], m["sign"] or ""))]
 
 
 PASSES: tuple[tuple[re.Pattern[str], Reader], ...] = (

@@ -279,6 +279,35 @@ def implied_kinds(profile: Profile) -> dict[str, frozenset[str]]:
     return implied
 
 
+# Values no question could be told from its verbs by ("Can I...": a modal, not a tin).
+MODALS = frozenset({"can", "may", "will", "must", "might", "shall"})
+
+
+def shop_words(profile: Profile) -> dict[str, frozenset[str]]:
+    """A shop's id -> the words of its name that are its own (not its city's, not in most
+    shops' names: "Highlands" in "Tails & Scales Denver Highlands")."""
+    common = common_name_words([s.name for s in profile.shops], 0.5)
+    return {
+        s.id: frozenset(set(key(s.name).split()) - set(key(s.city).split()) - common - STOPWORDS)
+        for s in profile.shops
+    }
+
+
+def only_shops(profile: Profile) -> dict[str, str]:
+    """ "shop:<word>" -> its city, for the shops alone in their city: there "the Highlands
+    store" and "the Denver store" are one shop."""
+    per_city = Counter(key(s.city) for s in profile.shops)
+    words = shop_words(profile)
+    shared = Counter(w for own in words.values() for w in own)  # "Midtown" in two cities
+    return {
+        f"shop:{word}": key(s.city)
+        for s in profile.shops
+        if per_city[key(s.city)] == 1
+        for word in words[s.id]
+        if shared[word] == 1
+    }
+
+
 def catalog_lexicon(profile: Profile) -> dict[str, Entry]:
     """Every phrase but product names, lowest priority first: a later entry wins a clash."""
     lexicon: dict[str, Entry] = {}
@@ -290,9 +319,7 @@ def catalog_lexicon(profile: Profile) -> dict[str, Entry]:
             used = profile.terms.get(singular(word), 0)
             if len(word) > 2 and not word.isdigit() and used <= in_names[word]:
                 lexicon[word] = ("names", "~" + word, False)
-    shop_common = common_name_words([s.name for s in profile.shops], 0.5)
-    for shop in profile.shops:
-        own = set(key(shop.name).split()) - set(key(shop.city).split()) - shop_common - STOPWORDS
+    for own in shop_words(profile).values():
         for word in own:
             lexicon[word] = ("names", "shop:" + word, False)
     for brand in profile.brands:
@@ -311,7 +338,8 @@ def catalog_lexicon(profile: Profile) -> dict[str, Entry]:
         elif a.kind in ("categorical", "list"):
             for value in a.values:
                 phrase = key(value)
-                if len(phrase) >= 3 and not phrase.replace(" ", "").isdigit():
+                number = phrase.replace(" ", "").isdigit()
+                if len(phrase) >= 3 and not number and phrase not in MODALS:
                     entry: Entry = ("features", f"{key(attr)}:{phrase}", False)
                     lexicon[phrase] = entry
                     if phrase in DEMONYMS:  # "Kenyan" for "Kenya"
@@ -321,7 +349,8 @@ def catalog_lexicon(profile: Profile) -> dict[str, Entry]:
         for other in AMENITY_WORDS.get(amenity.lower(), ()):
             lexicon.setdefault(key(other), ("amenities", key(amenity), False))
     for head, others in profile.synonyms.items():  # the manifest's: same as their head word
-        target = lexicon.get(key(head)) or ("features", key(head), False)
+        said = key(head.split(">")[-1])  # a category's path: its own name
+        target = lexicon.get(said) or ("features", said, False)
         for other in others:
             lexicon.setdefault(key(other), target)
     return lexicon

@@ -29,6 +29,7 @@ class Calibration:
     # (shared/intent/evidence.py): chosen with the head on the catalogs' development sets.
     product_evidence: float = 0.0
     place_evidence: float = 0.0
+    named_evidence: float = 0.0  # a product or brand of the catalog named, on top of product
     head: Head | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -42,6 +43,7 @@ class Calibration:
             "dev_accuracy": self.dev_accuracy,
             "product_evidence": self.product_evidence,
             "place_evidence": self.place_evidence,
+            "named_evidence": self.named_evidence,
         }
 
 
@@ -69,5 +71,6 @@ def load_calibration(model_id: str, path: Path = CALIBRATION_FILE) -> Calibratio
         dev_accuracy=entry.get("dev_accuracy"),
         product_evidence=float(entry.get("product_evidence", 0.0)),
         place_evidence=float(entry.get("place_evidence", 0.0)),
+        named_evidence=float(entry.get("named_evidence", 0.0)),
         head=head,
     )

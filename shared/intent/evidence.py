@@ -16,6 +16,7 @@ from shared.search.understand import Understood, understand
 class Evidence:
     product: bool = False
     place: bool = False
+    named: bool = False  # a product or a brand of the catalog, by its name: the surest sign
 
     @classmethod
     def of(cls, understood: Understood) -> Evidence:
@@ -25,7 +26,7 @@ class Evidence:
             or u.not_categories or u.not_values or u.not_flags
         )  # fmt: skip
         place = bool(u.cities or u.states or u.shops or u.amenities or u.unknown_place)
-        return cls(product=product, place=place)
+        return cls(product=product, place=place, named=bool(u.products or u.brands))
 
 
 def evidence(text: str, lexicon: Lexicon) -> Evidence:

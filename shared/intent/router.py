@@ -163,6 +163,8 @@ def _weigh(
     logits = np.log(np.maximum(probabilities, 1e-9))
     if evidence.product:
         logits[routes.index("PRODUCT_RAG")] += cal.product_evidence
+    if evidence.named:
+        logits[routes.index("PRODUCT_RAG")] += cal.named_evidence
     if evidence.place:
         logits[routes.index("LOCATION_RAG")] += cal.place_evidence
     logits -= logits.max()

@@ -74,7 +74,7 @@ def understand(query: str, lex: Lexicon) -> Understood:
         for i, (start, _, _) in enumerate(spans)
         if _CLAUSE.search(text, spans[i - 1][1] if i else 0, start)
     }
-    matches = _match(words, lex)
+    matches = [m for m in _match(words, lex) if not _modal(words, m)]
     _negate(words, matches, breaks)
     out: dict[str, list[object]] = {k: [] for k in _FIELDS}
     said_measures: set[str] = set()
@@ -132,6 +132,19 @@ _FIELDS = (
 
 def _uniq(items: list[object]) -> tuple:  # type: ignore[type-arg]
     return tuple(dict.fromkeys(items))
+
+
+_MODALS = frozenset({"can", "may", "will", "must", "might", "shall", "could", "would"})
+_SUBJECTS = frozenset({"i", "you", "we", "they", "he", "she", "it", "u", "one", "anyone"})
+
+
+def _modal(words: list[str], m: Match) -> bool:
+    """A catalog value that is also a modal verb, used as one: "can I...", "I can..."."""
+    if m.end - m.start != 1 or words[m.start] not in _MODALS:
+        return False
+    after = words[m.end] if m.end < len(words) else ""
+    before = words[m.start - 1] if m.start else ""
+    return after in _SUBJECTS or before in _SUBJECTS or m.start == 0
 
 
 def _match(words: list[str], lex: Lexicon) -> list[Match]:

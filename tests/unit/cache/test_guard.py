@@ -350,7 +350,9 @@ def test_content_words_are_canonical() -> None:
 def test_greetings_count_only_alone_and_names_imply_their_kind() -> None:
     assert GUARD.words("hello") == GUARD.words("hey there!") == ("hello",)
     assert GUARD.words("Hi, is Copper Lot a light roast?") == ()
-    assert GUARD.words("the Seattle Uptown shop") == () != GUARD.words("Seattle shops")
+    assert GUARD.words("the Seattle Uptown shop") == () == GUARD.words("Seattle shops")
+    # a city the catalog has shops in says "shop"; which shop is a detail
+    assert GUARD.reason("Seattle shops", "the Seattle Uptown shop") == "names"
     assert GUARD.words("the Copper Lot coffee") == () == GUARD.words("Kenyan coffee")
     assert GUARD.words("the Huila region") == () != GUARD.words("the Seattle region")
 
@@ -634,3 +636,65 @@ def test_what_other_details_imply_or_where_a_request_sits_is_only_wording(a: str
 )
 def test_what_details_do_not_imply_still_counts(a: str, b: str) -> None:
     assert (GUARD.reason(b, a) is None) == (a == "pods")
+
+
+# A catalog with a value that is also a verb ("can"), a manifest synonym for a category path,
+# cities with one shop and a city with two.
+PETS = Guard.build(
+    [
+        {"id": "f1", "category": "Cat > Food", "name": "Purrfect Bowl",
+         "attributes": {"container": "can", "weight_kg": 0.4}},
+        {"id": "f2", "category": "Cat > Litter", "name": "Dustless Litter",
+         "attributes": {"weight_kg": 10}},
+        {"id": "t1", "category": "Fish > Aquariums", "name": "Clearview 60",
+         "attributes": {"capacity_l": 60}},
+    ],
+    [
+        {"id": "s1", "name": "Paws Denver Highlands", "city": "Denver", "state": "CO",
+         "address": "1 Elm St", "amenities": ["parking"]},
+        {"id": "s2", "name": "Paws Austin South Congress", "city": "Austin", "state": "TX",
+         "address": "2 Oak St", "amenities": []},
+        {"id": "s3", "name": "Paws Seattle Ballard", "city": "Seattle", "state": "WA",
+         "address": "3 Pine St", "amenities": []},
+        {"id": "s4", "name": "Paws Seattle Fremont", "city": "Seattle", "state": "WA",
+         "address": "4 Fir St", "amenities": []},
+    ],
+    {"synonyms": {"Fish > Aquariums": ["fish tank", "fish tanks"]}},
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("a 20 gallon aquarium", "a 76 litre aquarium"),  # 75.7 l: within 2 %
+        ("litter for a 15 kg cat?", "litter for a 33 lb cat?"),
+        ("is it good for -20°F", "is it good for minus 20 Fahrenheit"),
+        ("When does the Denver store open?", "When does the Highlands shop open?"),
+        ("Where is your Austin shop?", "Where is the South Congress store?"),
+        ("Can I park at the Denver store?", "Can I park at the Highlands shop?"),
+        ("fish tanks under 100 litres", "aquariums under 100 litres"),
+    ],
+)
+def test_units_the_only_shop_of_a_city_and_synonyms_of_a_category_path(a: str, b: str) -> None:
+    assert PETS.reason(b, a) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("a 10 kg bag", "a 10.4 kg bag"),  # 4 % apart: another bag
+        ("under $20", "under $20.30"),  # money is never rounded
+        ("a 20 gallon aquarium", "a 20 litre aquarium"),
+        ("When does the Ballard shop open?", "When does the Seattle store open?"),  # two there
+        ("When does the Ballard shop open?", "When does the Fremont shop open?"),
+        ("is it good for -20°F", "is it good for 20°F"),
+    ],
+)
+def test_amounts_and_shops_that_stay_apart(a: str, b: str) -> None:
+    assert PETS.reason(b, a) is not None
+
+
+def test_a_value_that_is_also_a_verb_is_no_detail() -> None:
+    """"Can I..." is a modal; "in a can" stays a word of its own, told from "in a pouch"."""
+    assert not PETS.details("Can I park at the Denver store?").features
+    assert PETS.reason("cat food in a can", "cat food in a pouch") is not None
