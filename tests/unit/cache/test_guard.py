@@ -695,6 +695,6 @@ def test_amounts_and_shops_that_stay_apart(a: str, b: str) -> None:
 
 
 def test_a_value_that_is_also_a_verb_is_no_detail() -> None:
-    """"Can I..." is a modal; "in a can" stays a word of its own, told from "in a pouch"."""
+    """ "Can I..." is a modal; "in a can" stays a word of its own, told from "in a pouch"."""
     assert not PETS.details("Can I park at the Denver store?").features
     assert PETS.reason("cat food in a can", "cat food in a pouch") is not None
