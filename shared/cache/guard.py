@@ -41,16 +41,26 @@ from shared.text import singular
 # above the similarity of all but 1 in 100 pairs of different same-intent questions in
 # data/intent/dev.jsonl (0.539), rounded up to a multiple of 0.05.
 SEMANTIC_MIN_SIMILARITY = 0.60
+# When both name the same catalog things (products, places, amounts, categories, values,
+# amenities), the details pin what is asked about, and the embedding need only agree that the
+# two are the same sort of question: above all but 1 in 20 pairs of questions with different
+# intents in data/intent/dev.jsonl (0.283), with 0.05 to spare, rounded up to 0.05.
+ANCHORED_MIN_SIMILARITY = 0.35
 # Another model's cosine scale is unknown here: only near-identical wording may share answers.
 DEFAULT_MIN_SIMILARITY = 0.95
 _FLOORS = {LOCAL_EMBEDDER_ID: SEMANTIC_MIN_SIMILARITY}
+_ANCHORED_FLOORS = {LOCAL_EMBEDDER_ID: ANCHORED_MIN_SIMILARITY}
+_ANCHORS = ("names", "places", "numbers", "kinds", "features", "amenities")
 # A longer query is never a semantic hit: the longer the text, the more a short list of words
 # can miss in it (an instruction, a condition). Exact repeats are still served.
 MAX_WORDS = 25
 
 
-def min_similarity(model_id: str) -> float:
-    """The cosine floor for a semantic candidate made by this embedding model."""
+def min_similarity(model_id: str, *, anchored: bool = False) -> float:
+    """The cosine floor for a semantic candidate made by this embedding model (`anchored`: for
+    two queries that name the same catalog things; the lowest floor any pair may have)."""
+    if anchored:
+        return _ANCHORED_FLOORS.get(model_id, DEFAULT_MIN_SIMILARITY)
     return _FLOORS.get(model_id, DEFAULT_MIN_SIMILARITY)
 
 
@@ -155,11 +165,16 @@ class Guard:
     def same_question(
         self, query: str, cached_query: str, similarity: float, *, model_id: str
     ) -> bool:
-        """May `query` reuse the answer cached for `cached_query`? Close enough for this model's
-        embeddings (NaN never is), and not one detail or content word apart."""
-        if not similarity >= min_similarity(model_id):
+        """May `query` reuse the answer cached for `cached_query`? Not one detail or content word
+        apart, and close enough for this model's embeddings (NaN never is): the lower floor when
+        they name catalog things, which the details have already found equal."""
+        if not similarity >= min_similarity(model_id, anchored=True):
+            return False  # NaN too
+        if self.reason(query, cached_query) is not None:
             return False
-        return self.reason(query, cached_query) is None
+        details = self.details(query)
+        anchored = any(getattr(details, f) for f in _ANCHORS)
+        return similarity >= min_similarity(model_id, anchored=anchored)
 
     def reason(self, query: str, cached_query: str) -> str | None:
         """Why the two may not share an answer: "length" (either is too long to judge), "empty"

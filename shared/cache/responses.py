@@ -214,7 +214,7 @@ class ResponseCache:
             ],
         )
         guard = self.guard(q.catalog_version)
-        floor = min_similarity(q.model_id) - relax
+        floor = min_similarity(q.model_id, anchored=True) - relax  # the guard has its own
         for hit in found:
             similarity = float(hit.distance)
             if similarity < floor:

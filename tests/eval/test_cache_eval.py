@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from shared.ai.local_embedder import LocalEmbedder
-from shared.cache.guard import SEMANTIC_MIN_SIMILARITY, Guard
+from shared.cache.guard import ANCHORED_MIN_SIMILARITY, SEMANTIC_MIN_SIMILARITY, Guard
 from shared.catalog.profile import build_from_directory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,10 +193,16 @@ def test_the_floor_follows_from_the_routing_dev_set(embedder: LocalEmbedder) -> 
     upper = np.triu_indices(len(queries), 1)
     labels = np.array([intents[q] for q in queries])
     same_intent = labels[upper[0]] == labels[upper[1]]
-    similarities = (vectors @ vectors.T)[upper][same_intent]
+    all_pairs = (vectors @ vectors.T)[upper]
+    similarities = all_pairs[same_intent]
     p99 = float(np.quantile(similarities, 0.99))
     print(f"\n99th percentile of {len(similarities)} same-intent pairs: {p99:.3f}")
     assert math.ceil((p99 + 0.05) * 20 - 1e-9) / 20 == pytest.approx(SEMANTIC_MIN_SIMILARITY)
+    # The floor for two queries naming the same catalog things: more alike than 19 in 20
+    # pairs of questions with different intents.
+    p95 = float(np.quantile(all_pairs[~same_intent], 0.95))
+    print(f"95th percentile of {int((~same_intent).sum())} cross-intent pairs: {p95:.3f}")
+    assert math.ceil((p95 + 0.05) * 20 - 1e-9) / 20 == pytest.approx(ANCHORED_MIN_SIMILARITY)
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_a_failing_model_falls_back_to_a_guarded_near_answer(
     other = np.roll(v, 7)
     other -= other.dot(v) * v
     other /= np.linalg.norm(other)
-    cos = min_similarity(embedder.model_id) - 0.02
+    cos = min_similarity(embedder.model_id, anchored=True) - 0.02  # it names a value
     near = (cos * v + np.sqrt(1 - cos**2) * other).astype(np.float32)
     cache = wiring.get_response_cache()
     assert cache is not None

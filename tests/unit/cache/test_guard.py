@@ -11,6 +11,7 @@ from shared.ai.local_embedder import LocalEmbedder
 from shared.cache import guard as cache_guard
 from shared.cache.details import Details
 from shared.cache.guard import (
+    ANCHORED_MIN_SIMILARITY,
     DEFAULT_MIN_SIMILARITY,
     MAX_CHARS,
     SEMANTIC_MIN_SIMILARITY,
@@ -510,10 +511,14 @@ def test_the_floor_is_the_calibrated_one_for_the_offline_model_only() -> None:
 
 
 def test_below_the_floor_is_no_hit_even_when_all_else_is_equal() -> None:
-    query = "coffee under $10 in Seattle"
-    floor = SEMANTIC_MIN_SIMILARITY
+    query = "coffee under $10 in Seattle"  # names catalog things: the lower floor
+    floor = ANCHORED_MIN_SIMILARITY
     assert GUARD.same_question(query, query, floor, model_id=LOCAL)
     assert not GUARD.same_question(query, query, floor - 0.01, model_id=LOCAL)
+    plain = "tell me a joke"  # names none: the embedding must agree more
+    assert GUARD.same_question(plain, plain, SEMANTIC_MIN_SIMILARITY, model_id=LOCAL)
+    assert not GUARD.same_question(plain, plain, SEMANTIC_MIN_SIMILARITY - 0.01, model_id=LOCAL)
+    assert not GUARD.same_question(plain, plain, ANCHORED_MIN_SIMILARITY, model_id=LOCAL)
     assert not GUARD.same_question(query, query, math.nan, model_id=LOCAL)
     assert not GUARD.same_question(query, query, 0.94, model_id="another-model")
     assert GUARD.same_question(query, query, 0.96, model_id="another-model")
