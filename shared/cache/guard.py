@@ -64,6 +64,7 @@ def min_similarity(model_id: str, *, anchored: bool = False) -> float:
     return _FLOORS.get(model_id, DEFAULT_MIN_SIMILARITY)
 
 
+_LESS = re.compile(r"\b([A-Za-z]{3,})less\b")
 # Words that ask for the whole sentence, not for one part of it: where they are said does not
 # matter ("recommend a mild one" = "which mild one would you recommend"); that they are, does.
 _ANYWHERE = frozenset({"recommend", "hello", "thanks", "bye", "please"})
@@ -116,6 +117,7 @@ class Guard:
         self._shop_city: dict[str, str] = {}
         phrases = (*names, *lexicon)
         self._known = frozenset(word for phrase in phrases for word in phrase.split())
+        self._vocabulary = self._known  # from_profile adds every word of the catalog's text
         # Each turn checks one query against several candidates: read each text once.
         self._read = functools.lru_cache(maxsize=4096)(self._parse)
 
@@ -141,6 +143,7 @@ class Guard:
         guard = cls(names, lexicon, city_states, kind_words, own - vocab.STOPWORDS)
         guard._implied_kinds = vocab.implied_kinds(profile)
         guard._shop_city = vocab.only_shops(profile)
+        guard._vocabulary = guard._known | frozenset(profile.terms)
         return guard
 
     @classmethod
@@ -201,7 +204,7 @@ class Guard:
     def _parse(self, text: str) -> Reading:
         """Catalog names first (a 'Midnight Blend' is no time), then times and quantities, then
         every other phrase; what is left may hold a proper noun, and is the content words."""
-        cased = fold(text)
+        cased = _LESS.sub(self._without, fold(text))
         lower = cased.lower()
         if len(lower) != len(cased):  # a rare letter changed length in lower case
             cased = lower
@@ -252,6 +255,12 @@ class Guard:
         words = content_words(said, implied, objects, details=details != _NO_DETAILS)
         size = sum(w != MASK for w in said) + len(resolved)
         return Reading(details, words, order, size)
+
+    def _without(self, m: re.Match[str]) -> str:
+        """ "Frameless" says "no frame" when "frame" is a word of the catalog."""
+        stem = m[1].lower()
+        known = stem in self._vocabulary or singular(stem) in self._vocabulary
+        return f"no {m[1]}" if known else m[0]
 
     def _named_kinds(self, details: Details) -> frozenset[str]:
         """Categories a named product is in, as the details name them ('lighting', 'lamps')."""

@@ -85,7 +85,8 @@ _ORDINAL = re.compile(r"\b(?P<n>\d+)(?:st|nd|rd|th)\b")
 _BOUNDS = {
     **dict.fromkeys(words("under below within max maximum < <="), "<"),
     **dict.fromkeys(("less than", "cheaper than", "lower than", "at most", "up to", "no more than",
-                     "not more than", "or less", "or under", "or below", "and under"), "<"),
+                     "not more than", "or less", "or under", "or below", "and under",
+                     "for less than", "for under", "for below", "for no more than"), "<"),
     **dict.fromkeys(words("over above min minimum plus > >= +"), ">"),
     **dict.fromkeys(("more than", "greater than", "higher than", "at least", "pricier than",
                      "more expensive than", "or more", "and up", "and above"), ">"),

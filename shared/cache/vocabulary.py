@@ -59,6 +59,7 @@ _TIMES: dict[str, Entry] = {
     **_same("times", "late", "late", "later", "latest"),
     **_same("times", "new year", "new year", "new years", "new year's", "new year's eve"),
     **_same("times", "weekend", "the weekend", "weekends"),
+    **_same("times", "tonight", "tonight", "this evening", "this evening's"),
 }  # fmt: skip
 # Degree is dropped on purpose ("cheap" = "cheaper" = "cheapest"); direction never is.
 _COMPARATIVES: dict[str, Entry] = {
@@ -101,7 +102,8 @@ _ASKS: dict[str, Entry] = {
     **_same("asks", "hours", "hours", "opening hours", "open hours", "opening times", "schedule",
             "business hours", "opening time", "hours of operation"),
     **_same("asks", "open", "open", "opens", "opening", "stay open", "stays open"),
-    **_same("asks", "closing time", "closing time", "closing times", "closing hours"),
+    **_same("asks", "closing time", "closing time", "closing times", "closing hours",
+            "how late", "until what time", "till what time", "until when"),
     **_same("asks", "close", "close", "closes", "closing", "closed", "shut"),
     **_same("asks", "contact", "phone number", "telephone", "call", "contact", "email"),
     **_same("asks", "ingredients", "ingredient", "made of", "made with", "made from",
@@ -124,6 +126,13 @@ _ASKS: dict[str, Entry] = {
             "song", "cash", "card", "credit card", "paypal", "apple pay", "google pay", "venmo",
             "bitcoin", "wrapping", "gift wrapping"),
 }  # fmt: skip
+# "The warranty terms", "the returns policy": what is asked, said with a word for a document.
+_ASKS |= {f"{phrase} {noun}": _ASKS[phrase] for phrase in (
+    "return", "refund", "exchange", "shipping", "delivery", "warranty", "payment", "privacy",
+    "rewards", "loyalty") for noun in ("policy", "policies", "terms", "info", "information",
+    "details", "options", "rules", "conditions")}  # fmt: skip
+_ASKS |= {"returns": _ASKS["return"], "returns policy": _ASKS["return"],
+          "refunds": _ASKS["refund"]}  # fmt: skip
 # "The price for X" is the price of X: after a noun that names what is asked, "for" only
 # attaches the thing asked about, as "of" does (a dropped word).
 _ASKS |= {f"{phrase} for": _ASKS[phrase] for phrase in (

@@ -703,3 +703,27 @@ def test_a_value_that_is_also_a_verb_is_no_detail() -> None:
     """ "Can I..." is a modal; "in a can" stays a word of its own, told from "in a pouch"."""
     assert not PETS.details("Can I park at the Denver store?").features
     assert PETS.reason("cat food in a can", "cat food in a pouch") is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Any cat food under $15?", "cat food for less than 15 dollars"),
+        ("How late is the Denver store open tonight?",
+         "Until what time is the Highlands shop open this evening?"),
+        ("What's your returns policy?", "What are your return terms?"),
+        ("litter boxes without a hood", "litter boxes that are hoodless"),  # "hood": a catalog word
+    ],
+)  # fmt: skip
+def test_plain_english_for_bounds_closing_times_policies_and_less(a: str, b: str) -> None:
+    guard = Guard.build(
+        [{"id": "b1", "category": "Cat > Litter Boxes", "name": "Boxy",
+          "description": "A box with a hood.", "attributes": {"hooded": True}}],
+        [{"id": "s1", "name": "Paws Denver Highlands", "city": "Denver", "state": "CO"}],
+    )  # fmt: skip
+    assert guard.reason(b, a) is None
+
+
+def test_less_is_a_negation_only_of_the_catalogs_words() -> None:
+    assert "not" not in PETS.words("a useless question")
+    assert PETS.reason("a tank with a lid", "a lidless tank") is not None
