@@ -172,7 +172,7 @@ def rank(
     out = []
     for doc_id, data, similarity in kept:
         boost = LEXICAL_WEIGHT * lexical[doc_id] / best
-        if u.categories and in_category(data, u.categories):
+        if u.categories and in_category(data, u.head_categories or u.categories):
             boost += CATEGORY_BOOST
         values = sum(has_value(data, k, v) for k, v in u.values)
         boost += VALUE_BOOST * values

@@ -139,7 +139,8 @@ class Retriever:
     ) -> list[SearchHit]:
         if u.unknown_head:
             return []  # asks for a thing no product is: "we don't carry that", not noise
-        category = u.categories[0] if len(u.categories) == 1 else None
+        heads = u.head_categories or u.categories  # what is asked for, not what it is for
+        category = heads[0] if len(heads) == 1 else None
         if category and view.profile.documents > POOL and not where and _leaf(view, category):
             # A catalog larger than the pool: the named category's own nearest, filtered in the
             # store (a composite vector index on category), then the nearest of the rest.

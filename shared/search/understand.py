@@ -29,6 +29,9 @@ _JOINERS = frozenset({"or", "and", "nor"})
 @dataclass(frozen=True)
 class Understood:
     categories: tuple[str, ...] = ()
+    # Of those, the ones named before the request's first preposition: what is asked for
+    # ("a filter for a 75 gallon aquarium": the filters; the aquarium is what it is for).
+    head_categories: tuple[str, ...] = ()
     not_categories: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
     not_brands: tuple[str, ...] = ()
@@ -98,6 +101,7 @@ def understand(query: str, lex: Lexicon) -> Understood:
     cities = tuple(sorted(set(map(str, out["cities"]))))
     return Understood(
         categories=_uniq(out["categories"]),
+        head_categories=_head_categories(words, matches, breaks),
         not_categories=_uniq(out["not_categories"]),
         brands=_uniq(out["brands"]),
         not_brands=_uniq(out["not_brands"]),
@@ -248,6 +252,20 @@ def _unknown_head(
     if head and not lex.knows(head[-1]):
         return head[-1]
     return None
+
+
+def _head_categories(words: list[str], matches: list[Match], breaks: set[int]) -> tuple[str, ...]:
+    """The categories named before a preposition or clause break follows the first of them."""
+    found: list[str] = []
+    end = 0
+    for m in matches:
+        if found and any(words[i] in _HEAD_ENDS or i in breaks for i in range(end, m.start + 1)):
+            break
+        named = [t.key for t in m.targets if t.kind == "category"]
+        if named and not m.negated:
+            found += [c for c in named if c not in found]
+            end = m.end
+    return tuple(found)
 
 
 def _capital_states(query: str, lex: Lexicon) -> set[str]:

@@ -41,8 +41,9 @@ class CatalogView:
         out = []
         if names:
             out.append(f"What {names[0]} do you recommend?")
-        if len(names) > 1:
-            out.append(f"What are your cheapest {names[1]}?")
+        if len(names) > 1:  # "cheapest tents", "cheapest litter": a plural, or a mass noun
+            many = names[1].endswith("s") and not names[1].endswith("ss")
+            out.append(f"What {'are' if many else 'is'} your cheapest {names[1]}?")
         if p.shops:
             cities = Counter(s.city for s in p.shops)
             out.append(f"Which shops in {cities.most_common(1)[0][0]} are open on Sunday?")

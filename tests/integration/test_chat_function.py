@@ -71,6 +71,9 @@ def test_about_names_the_retailer_from_its_catalog(chat: Client) -> None:
         "equipment",
     }
     assert len(body["suggestions"]) == 3 and "Seattle" in body["suggestions"][2]
+    # "drink" is no plural: "What is your cheapest drink?", never "What are your cheapest drink?"
+    assert not any(s.startswith("What are") and not s.rstrip("?").endswith("s")
+                   for s in body["suggestions"])  # fmt: skip
 
 
 def test_an_sse_turn_sends_meta_then_deltas_then_done(chat: Client) -> None:

@@ -117,3 +117,10 @@ def test_open_on_an_occasion_and_past_midnight() -> None:
     assert late.closes_after == 24 * 60 + 1
     assert [check(s, late, NOW).ok for s in SHOPS] == [True, False]
     assert parse_when("open until midnight").closes_after == 24 * 60
+
+
+def test_what_is_asked_for_is_named_before_what_it_is_for() -> None:
+    u = understand("a filter for a 150 litre tank", LEX)
+    assert set(u.categories) == {"Fish > Filters", "Fish > Tanks"}
+    assert u.head_categories == ("Fish > Filters",)
+    assert ranked("a filter for a 150 litre tank")[0] == "f2"
