@@ -16,6 +16,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from shared.ai import LOCAL_EMBEDDER_ID
+from shared.cache import catalog_terms
 from shared.cache import patterns as pat
 from shared.cache import vocabulary as vocab
 from shared.cache.details import (
@@ -141,8 +142,8 @@ class Guard:
         said = key(profile.name or "").split()
         own = frozenset(said) | frozenset(singular(w) for w in said) | shop_words
         guard = cls(names, lexicon, city_states, kind_words, own - vocab.STOPWORDS)
-        guard._implied_kinds = vocab.implied_kinds(profile)
-        guard._shop_city = vocab.only_shops(profile)
+        guard._implied_kinds = catalog_terms.implied_kinds(profile)
+        guard._shop_city = catalog_terms.only_shops(profile)
         guard._vocabulary = guard._known | frozenset(profile.terms)
         return guard
 
@@ -270,8 +271,9 @@ class Guard:
         return frozenset(k for k in details.kinds if set(k.split()) <= words)
 
     def _said_by_details(self, details: Details) -> frozenset[str]:
-        """Categories another detail says already: one above a category said ("coffee beans"
-        when beans are always coffee), or above everything a value said applies to."""
+        """Categories another detail says already: one above a category said ("lighting desk
+        lamps" when desk lamps are always lighting), or above everything a value said applies
+        to."""
         implied: set[str] = set()
         for detail in details.kinds | details.features:
             implied |= self._implied_kinds.get(detail, frozenset())

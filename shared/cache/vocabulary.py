@@ -260,34 +260,6 @@ def category_words(profile: Profile) -> dict[str, frozenset[str]]:
     return out
 
 
-def implied_kinds(profile: Profile) -> dict[str, frozenset[str]]:
-    """What a detail says of the kind of thing asked about, as the categories read: a category
-    -> the categories above it wherever it sits ("beans" says "coffee" when every "Beans" is
-    under "Coffee"); a value or yes/no attribute -> the categories above every product that has
-    its attribute. "decaf coffee" asks what "decaf" does when only coffees say whether they are
-    decaf; where the attribute also sits under another category, the kind said still counts."""
-
-    def segments(path: str) -> list[str]:
-        return [key(s) for s in path.split(">") if key(s)]
-
-    implied: dict[str, frozenset[str]] = {}
-    for path in profile.categories:
-        *above, leaf = segments(path) or [""]
-        if leaf:
-            implied[leaf] = implied.get(leaf, frozenset(above)) & frozenset(above)
-    for attr, a in profile.attributes.items():
-        paths = [set(segments(p)) for p in a.categories]
-        common = frozenset(set.intersection(*paths)) if paths else frozenset()
-        if not common:
-            continue
-        if a.kind == "boolean":
-            implied[key(re.sub(r"\(.*?\)", "", a.label))] = common
-        elif a.kind in ("categorical", "list"):
-            for value in a.values:
-                implied[f"{key(attr)}:{key(value)}"] = common
-    return implied
-
-
 # Values no question could be told from its verbs by ("Can I...": a modal, not a tin).
 MODALS = frozenset({"can", "may", "will", "must", "might", "shall"})
 
@@ -299,21 +271,6 @@ def shop_words(profile: Profile) -> dict[str, frozenset[str]]:
     return {
         s.id: frozenset(set(key(s.name).split()) - set(key(s.city).split()) - common - STOPWORDS)
         for s in profile.shops
-    }
-
-
-def only_shops(profile: Profile) -> dict[str, str]:
-    """ "shop:<word>" -> its city, for the shops alone in their city: there "the Highlands
-    store" and "the Denver store" are one shop."""
-    per_city = Counter(key(s.city) for s in profile.shops)
-    words = shop_words(profile)
-    shared = Counter(w for own in words.values() for w in own)  # "Midtown" in two cities
-    return {
-        f"shop:{word}": key(s.city)
-        for s in profile.shops
-        if per_city[key(s.city)] == 1
-        for word in words[s.id]
-        if shared[word] == 1
     }
 
 

@@ -41,7 +41,7 @@ class CatalogView:
         out = []
         if names:
             out.append(f"What {names[0]} do you recommend?")
-        if len(names) > 1:  # "cheapest tents", "cheapest litter": a plural, or a mass noun
+        if len(names) > 1:  # "cheapest lamps", "cheapest furniture": a plural, or a mass noun
             many = names[1].endswith("s") and not names[1].endswith("ss")
             out.append(f"What {'are' if many else 'is'} your cheapest {names[1]}?")
         if p.shops:
