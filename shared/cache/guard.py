@@ -69,6 +69,7 @@ _LESS = re.compile(r"\b([A-Za-z]{3,})less\b")
 # Words that ask for the whole sentence, not for one part of it: where they are said does not
 # matter ("recommend a mild one" = "which mild one would you recommend"); that they are, does.
 _ANYWHERE = frozenset({"recommend", "hello", "thanks", "bye", "please"})
+_COURTESY = frozenset({"hello", "thanks", "bye", "please"})
 
 
 def _ordered(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -176,9 +177,12 @@ class Guard:
             return False  # NaN too
         if self.reason(query, cached_query) is not None:
             return False
-        details = self.details(query)
+        details, words = self.details(query), self.words(query)
         anchored = any(getattr(details, f) for f in _ANCHORS)
-        return similarity >= min_similarity(model_id, anchored=anchored)
+        # "hello" / "hey there!", "many thanks" / "thank you!": nothing but what the table of
+        # greetings says, which it has found equal
+        courtesy = bool(words) and set(words) <= _COURTESY and details == _NO_DETAILS
+        return similarity >= min_similarity(model_id, anchored=anchored or courtesy)
 
     def reason(self, query: str, cached_query: str) -> str | None:
         """Why the two may not share an answer: "length" (either is too long to judge), "empty"

@@ -727,3 +727,11 @@ def test_plain_english_for_bounds_closing_times_policies_and_less(a: str, b: str
 def test_less_is_a_negation_only_of_the_catalogs_words() -> None:
     assert "not" not in PETS.words("a useless question")
     assert PETS.reason("a tank with a lid", "a lidless tank") is not None
+
+
+def test_greetings_alike_by_the_table_need_only_the_lower_floor() -> None:
+    assert GUARD.same_question("hey there!", "hello", ANCHORED_MIN_SIMILARITY, model_id=LOCAL)
+    assert GUARD.same_question("thank you!", "many thanks", 0.48, model_id=LOCAL)
+    assert not GUARD.same_question("thanks, bye", "thanks", 0.9, model_id=LOCAL)
+    assert not GUARD.same_question("hello", "bye", 0.9, model_id=LOCAL)
+    assert not GUARD.same_question("hello", "hey there!", 0.34, model_id=LOCAL)
