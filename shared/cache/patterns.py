@@ -98,7 +98,7 @@ _QUANTITY = re.compile(
     # No "\s*" may start a match: on a long run of spaces (a masked detail) that is quadratic.
     rf"(?:(?<![a-z])(?P<rel>{_BEFORE_NUMBER})\s*)?(?:\$\s*)?"
     r"(?P<sign>(?<![\w.,-])-(?=\d)|\u2212|\bminus\s+(?=\d)|\bnegative\s+(?=\d))?"
-    rf"(?<![\d.,])(?P<n>{_NUM})(?!\d)\s*"
+    rf"(?<![\d.,])(?P<n>{_NUM})(?!\d)(?:-(?={_UNIT})|\s*)"
     rf"(?:(?P<unit>{_UNIT})(?![a-z]))?"
     r"(?:\s*(?P<post>or less|or under|or below|and under|or more|and up|and above|or so|plus"
     r"|\+|ish)(?![a-z])(?!\s*\$?\s*\d))?"  # "10 and under", not "10 and under 20"

@@ -80,7 +80,9 @@ SYNONYMS = {
                   "suggestion", "you recommend", "you suggest", "you pick", "would you pick",
                   "would you choose", "you would pick", "your recommendation",
                   "your suggestion", "your pick", "your top pick"),
-    "shop": ("shop", "store", "location", "branch", "outlet", "showroom"),
+    "shop": ("shop", "store", "location", "branch", "outlet", "showroom",
+             # the retailer's: "any of your stores" asks what "any stores" does
+             "your shop", "your store", "your location", "your branch", "your outlet"),
     "where": ("where", "address", "located", "whereabouts"),
     "when": ("when", "what time", "which time", "what day", "which day"),
     "taste": ("taste", "tasting", "taste like", "flavour", "flavor", "flavour profile",

@@ -735,3 +735,19 @@ def test_greetings_alike_by_the_table_need_only_the_lower_floor() -> None:
     assert not GUARD.same_question("thanks, bye", "thanks", 0.9, model_id=LOCAL)
     assert not GUARD.same_question("hello", "bye", 0.9, model_id=LOCAL)
     assert not GUARD.same_question("hello", "hey there!", 0.34, model_id=LOCAL)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("a 10-gallon aquarium", "a 37.85 litre aquarium"),  # a unit joined by a hyphen
+        ("Which stores open past midnight?", "Are any of your shops open after 12 am?"),
+    ],
+)
+def test_hyphenated_units_and_the_retailers_own_shops(a: str, b: str) -> None:
+    assert PETS.reason(b, a) is None
+
+
+def test_a_value_after_for_keeps_its_role() -> None:
+    """ "coffee from Kenya" is not "coffee for Kenya"; "for" keeps the value as its object."""
+    assert GUARD.reason("Do you have coffee for Kenya?", "Do you have coffee from Kenya?")
