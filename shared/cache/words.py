@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterator
 
 from shared.cache.patterns import words
-from shared.text import singular
+from shared.text import singular, stem
 
 # Dropped words. Not negators; not "i", "me", "my", "you", "your"; not "or" ("wifi or parking"
 # asks for more than "wifi and parking"); not "to", "for", "by"; not "will", "should", "must";
@@ -82,7 +82,8 @@ SYNONYMS = {
                   "your suggestion", "your pick", "your top pick"),
     "shop": ("shop", "store", "location", "branch", "outlet", "showroom",
              # the retailer's: "any of your stores" asks what "any stores" does
-             "your shop", "your store", "your location", "your branch", "your outlet"),
+             "your shop", "your store", "your location", "your branch", "your outlet",
+             "cafe", "boutique"),
     "where": ("where", "address", "located", "whereabouts"),
     "when": ("when", "what time", "which time", "what day", "which day"),
     "taste": ("taste", "tasting", "taste like", "flavour", "flavor", "flavour profile",
@@ -239,8 +240,8 @@ def content_words(
             detail = next(runs, "")
             if out and out[-1] in ROLES:
                 out[-1] = f"{out[-1]}>{detail}"
-        elif w in implied or (social and w in SOCIAL):
-            continue
+        elif w in implied or stem(w) in implied or (social and w in SOCIAL):
+            continue  # "finished in matte" for "finish: matte" too
         elif not out or w != out[-1] or w == NEGATION:
             out.append(w)
     return tuple(out)

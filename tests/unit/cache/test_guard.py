@@ -751,3 +751,15 @@ def test_hyphenated_units_and_the_retailers_own_shops(a: str, b: str) -> None:
 def test_a_value_after_for_keeps_its_role() -> None:
     """ "coffee from Kenya" is not "coffee for Kenya"; "for" keeps the value as its object."""
     assert GUARD.reason("Do you have coffee for Kenya?", "Do you have coffee from Kenya?")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Is Copper Lot a dark roast?", "Is Copper Lot roasted dark?"),  # the attribute's verb
+        ("Where is the Seattle Uptown cafe?", "Where is the Seattle Uptown store?"),
+        ("Which Denver shops allow dogs?", "pet friendly shops in Denver?"),
+    ],
+)
+def test_an_attributes_verb_a_cafe_and_allowing_dogs(a: str, b: str) -> None:
+    assert GUARD.reason(b, a) is None
