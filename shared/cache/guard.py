@@ -69,7 +69,7 @@ _LESS = re.compile(r"\b([A-Za-z]{3,})less\b")
 # Words that ask for the whole sentence, not for one part of it: where they are said does not
 # matter ("recommend a mild one" = "which mild one would you recommend"); that they are, does.
 _ANYWHERE = frozenset({"recommend", "hello", "thanks", "bye", "please"})
-_COURTESY = frozenset({"hello", "thanks", "bye", "please"})
+_COURTESY = frozenset({"hello", "thanks", "bye", "please", "ok", "nevermind"})
 
 
 def _ordered(words: tuple[str, ...]) -> tuple[str, ...]:

@@ -100,8 +100,12 @@ SYNONYMS = {
               "hey there"),
     "thanks": ("thanks", "thank", "thank you", "thx", "cheers", "much appreciated",
                "thanks a lot", "thank you so much", "thank you very much", "many thanks"),
-    "bye": ("bye", "goodbye", "see you", "see ya", "farewell"),
+    "bye": ("bye", "goodbye", "see you", "see ya", "farewell", "bye for", "catch you",
+            "talk to you", "take care"),
     "please": ("please", "pls", "plz", "kindly"),
+    # an acknowledgement, said once or twice ("ok cool" = "cool, ok")
+    "ok": ("ok", "okay", "cool", "alright", "all right", "got it", "sounds good", "kk"),
+    "nevermind": ("never mind", "nevermind", "forget it", "forget about it", "no worries"),
 }  # fmt: skip
 # Words that stand for more than one: "without" is "not" and "with". And "do" after its subject
 # is a verb of its own, not the auxiliary: "what do you do?" is not "what are you?". "Can" and

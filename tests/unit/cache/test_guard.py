@@ -763,3 +763,10 @@ def test_a_value_after_for_keeps_its_role() -> None:
 )
 def test_an_attributes_verb_a_cafe_and_allowing_dogs(a: str, b: str) -> None:
     assert GUARD.reason(b, a) is None
+
+
+@pytest.mark.parametrize(("a", "b"), [("ok cool", "cool, ok"), ("never mind", "forget it")])
+def test_acknowledgements_and_never_mind(a: str, b: str) -> None:
+    assert GUARD.reason(b, a) is None
+    assert GUARD.same_question(b, a, 0.38, model_id=LOCAL)  # a table of courtesies decides
+    assert GUARD.reason("ok", "never mind") is not None
