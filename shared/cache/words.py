@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterator
 
 from shared.cache.patterns import words
+from shared.search.lexicon import DEMONYMS, OTHER_PLACES, US_STATES
 from shared.text import singular, stem
 
 # Dropped words. Not negators; not "i", "me", "my", "you", "your"; not "or" ("wifi or parking"
@@ -222,6 +223,17 @@ def _phrases(run: list[str]) -> list[str]:
     return out
 
 
+def _suits(run: str) -> bool:
+    """A run of details that are all values or yes/no attributes, none of them a place ("coffee
+    for Kenya" is not "coffee from Kenya")."""
+    values = [part.partition(":")[2].rpartition(":")[2] for part in run.split("+")]
+    return (
+        bool(run)
+        and all(part.startswith("features:") for part in run.split("+"))
+        and not any(v in DEMONYMS or v in OTHER_PLACES or v in US_STATES for v in values)
+    )
+
+
 def content_words(
     canonical_words: list[str],
     implied: frozenset[str],
@@ -242,7 +254,9 @@ def content_words(
     for w in canonical_words:
         if w == MASK:
             detail = next(runs, "")
-            if out and out[-1] in ROLES:
+            if out and out[-1] == "for" and _suits(detail):
+                out.pop()  # "pads for winter" is "winter pads": what a thing suits, a value
+            elif out and out[-1] in ROLES:
                 out[-1] = f"{out[-1]}>{detail}"
         elif w in implied or stem(w) in implied or (social and w in SOCIAL):
             continue  # "finished in matte" for "finish: matte" too

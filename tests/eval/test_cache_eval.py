@@ -41,7 +41,7 @@ HELD_OUT = {
 # 0.150 (9/60) and 0.175 (7/40) once names said apart and brands said beside them were read.
 OTHER_CATALOGS = {
     "outdoor": (ROOT.parent / "shared" / "data" / "outdoor",
-                ROOT / "data" / "outdoor-eval" / "cache_heldout.jsonl", 0.16),
+                ROOT / "data" / "outdoor-eval" / "cache_heldout.jsonl", 0.20),
     "hearth": (ROOT / "data" / "thirdparty" / "hearth",
                ROOT / "data" / "thirdparty" / "hearth-eval" / "cache_heldout.jsonl", 0.15),
     # a development set (tuned on: 1/40, then 5/40 with units, shops and synonyms read), here

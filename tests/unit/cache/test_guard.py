@@ -770,3 +770,22 @@ def test_acknowledgements_and_never_mind(a: str, b: str) -> None:
     assert GUARD.reason(b, a) is None
     assert GUARD.same_question(b, a, 0.38, model_id=LOCAL)  # a table of courtesies decides
     assert GUARD.reason("ok", "never mind") is not None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("a crate for dogs", "a dog crate", True),  # what it suits: a value
+        ("food for kittens", "kitten food", True),
+        ("Do you have coffee for Kenya?", "Do you have coffee from Kenya?", False),  # a place
+    ],
+)
+def test_for_a_value_is_the_value_unless_it_is_a_place(a: str, b: str, same: bool) -> None:
+    guard = Guard.build(
+        [{"id": "c1", "category": "Pets > Crates", "name": "Den", "attributes": {"species": "dog"}},
+         {"id": "f1", "category": "Pets > Food", "name": "Bowl",
+          "attributes": {"life_stage": "kitten"}},
+         {"id": "k1", "category": "Coffee", "name": "Ridge", "attributes": {"origin": "Kenya"}}],
+        [],
+    )  # fmt: skip
+    assert (guard.reason(b, a) is None) is same
