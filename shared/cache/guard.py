@@ -69,6 +69,7 @@ _LESS = re.compile(r"\b([A-Za-z]{3,})less\b")
 # Words that ask for the whole sentence, not for one part of it: where they are said does not
 # matter ("recommend a mild one" = "which mild one would you recommend"); that they are, does.
 _ANYWHERE = frozenset({"recommend", "hello", "thanks", "bye", "please"})
+_OPENING = frozenset({"open", "close", "hours", "closing time"})
 _COURTESY = frozenset({"hello", "thanks", "bye", "please", "ok", "nevermind"})
 
 
@@ -291,6 +292,8 @@ class Guard:
         shop_cities = set(self._shop_city.values()) | set(self._city_states)
         if any(n.startswith("shop:") for n in details.names) or details.places & shop_cities:
             implied.add("shop")  # "the Highlands store", "our Denver shop": a shop is meant
+            if details.asks & _OPENING:
+                implied.add("you")  # "Bend store: are you open?" asks if the shop is
         for name in details.names:
             implied |= self._kind_words.get(name, frozenset())
         for feature in details.features:

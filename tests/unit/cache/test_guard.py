@@ -789,3 +789,9 @@ def test_for_a_value_is_the_value_unless_it_is_a_place(a: str, b: str, same: boo
         [],
     )  # fmt: skip
     assert (guard.reason(b, a) is None) is same
+
+
+def test_you_of_a_named_shops_hours_is_the_shop() -> None:
+    assert GUARD.reason("Seattle Uptown: are you open Sundays?",
+                        "Is the Seattle Uptown shop open on Sunday?") is None  # fmt: skip
+    assert GUARD.reason("are you open Sundays?", "Is the Seattle Uptown shop open on Sunday?")
