@@ -137,7 +137,7 @@ class Guard:
             if field == "features"
             for w in phrase.split()
         )
-        names = vocab.product_names(profile, vocabulary) | vocab.streets(profile)
+        names = catalog_terms.product_names(profile, vocabulary) | vocab.streets(profile)
         by_id = vocab.category_words(profile)
         kind_words = {key(n): by_id.get(pid, frozenset()) for pid, n in profile.products.items()}
         shop_words = vocab.common_name_words([s.name for s in profile.shops], 0.5)

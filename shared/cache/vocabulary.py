@@ -198,34 +198,6 @@ def indexed(phrases: Mapping[str, Entry]) -> Lexicon:
     return phrases, longest
 
 
-def product_names(profile: Profile, vocabulary: frozenset[str]) -> dict[str, Entry]:
-    """Each product's name, and a short form when it names no other product: without what is
-    in parentheses ('paper filters' for 'Paper Filters (100)'), or without a last word that is
-    the catalog's own vocabulary ('ridge runner' for 'Ridge Runner Waterproof', when 'waterproof' is
-    one of its yes/no attributes or values)."""
-    raw = sorted(set(profile.products.values()))
-    full = {key(name) for name in raw} - {""}
-    brands = sorted((key(b) for b in profile.brands), key=len, reverse=True)
-    names: dict[str, Entry] = {n: ("names", n, False) for n in full}
-    for name in raw:
-        full_name = key(name)
-        short = {key(re.sub(r"\(.*?\)", "", name))}
-        *head, last = full_name.split() or [""]
-        if len(head) >= 2 and last in vocabulary:
-            short.add(" ".join(head))
-        for brand in brands:  # "Alpinist 500" for "Cruxline Alpinist 500"
-            rest = full_name[len(brand) :].strip()
-            if full_name.startswith(brand + " ") and len(rest) > 3:
-                short.add(rest)
-        for alias in sorted(short - full - set(brands) - {""}):
-            names.setdefault(alias, ("names", full_name, False))
-    for said, others in profile.synonyms.items():  # the manifest's other words for a product
-        if key(said) in full:
-            for other in others:
-                names.setdefault(key(other), ("names", key(said), False))
-    return names
-
-
 def streets(profile: Profile) -> dict[str, Entry]:
     """Street names of shop addresses, with 'Ave' or 'Avenue' ('Lake Shore' and 'Broadway' also
     alone)."""

@@ -224,8 +224,8 @@ def _phrases(run: list[str]) -> list[str]:
 
 
 def _suits(run: str) -> bool:
-    """A run of details that are all values or yes/no attributes, none of them a place ("coffee
-    for Kenya" is not "coffee from Kenya")."""
+    """A run of details that are all values or yes/no attributes, none of them a place ("tea
+    for Kenya" is not "tea from Kenya")."""
     values = [part.partition(":")[2].rpartition(":")[2] for part in run.split("+")]
     return (
         bool(run)

@@ -795,3 +795,19 @@ def test_you_of_a_named_shops_hours_is_the_shop() -> None:
     assert GUARD.reason("Seattle Uptown: are you open Sundays?",
                         "Is the Seattle Uptown shop open on Sunday?") is None  # fmt: skip
     assert GUARD.reason("are you open Sundays?", "Is the Seattle Uptown shop open on Sunday?")
+
+
+def test_the_first_words_of_one_name_are_that_name() -> None:
+    guard = Guard.build(
+        [{"id": "a", "category": "Toys", "name": "Kitbit Feather Wand Teaser", "brand": "Kitbit"},
+         {"id": "b", "category": "Toys", "name": "Kitbit Laser Dot", "brand": "Kitbit"},
+         {"id": "c", "category": "Lamps", "name": "Matte Black Lamp",
+          "attributes": {"finish": "matte"}},
+         {"id": "d", "category": "Lamps", "name": "Matte White Lamp",
+          "attributes": {"finish": "matte"}}],
+        [],
+    )  # fmt: skip
+    assert guard.reason("How much is the Kitbit Feather Wand Teaser?",
+                        "price of the Kitbit feather wand") is None  # fmt: skip
+    assert guard.details("the feather wand").names == {"kitbit feather wand teaser"}
+    assert "matte black lamp" not in guard.details("anything matte black?").names  # a value
