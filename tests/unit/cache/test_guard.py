@@ -811,3 +811,17 @@ def test_the_first_words_of_one_name_are_that_name() -> None:
                         "price of the Kitbit feather wand") is None  # fmt: skip
     assert guard.details("the feather wand").names == {"kitbit feather wand teaser"}
     assert "matte black lamp" not in guard.details("anything matte black?").names  # a value
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [("see you later", "bye for now", True), ("good evening", "Evening!", True),
+     ("good evening", "see you later", False), ("open this evening?", "good evening", False)],
+)  # fmt: skip
+def test_small_talk_with_a_word_of_time_is_small_talk(a: str, b: str, same: bool) -> None:
+    assert (GUARD.reason(b, a) is None) is same
+
+
+def test_a_greetings_time_of_day_is_kept() -> None:
+    assert GUARD.reason("Good evening!", "Good morning!") is not None
+    assert GUARD.reason("good night", "see you later") is not None
