@@ -32,7 +32,7 @@ from shared.cache.details import (
     tidy,
 )
 from shared.cache.patterns import MAX_CHARS, TOKEN, fold, key
-from shared.cache.words import MASK, canonical, content_words
+from shared.cache.words import MASK, canonical, content_words, small_talk
 from shared.catalog import profile as profiles
 from shared.catalog.profile import Profile
 from shared.text import singular
@@ -69,18 +69,6 @@ _LESS = re.compile(r"\b([A-Za-z]{3,})less\b")
 # Words that ask for the whole sentence, not for one part of it: where they are said does not
 # matter ("recommend a mild one" = "which mild one would you recommend"); that they are, does.
 _ANYWHERE = frozenset({"recommend", "hello", "thanks", "bye", "please"})
-# Whole messages of small talk that hold a word of time ("later", "evening", "now"), which the
-# times would otherwise take: what each says.
-_SMALL_TALK = {
-    **{f"{hi}{part}": f"hello {part}" for part in ("morning", "afternoon", "evening")
-       for hi in ("", "good ", "hey good ", "hi good ")},  # the time of day said stays said
-    "good day": "hello",
-    **dict.fromkeys(("see you later", "see you soon", "bye for now", "later", "talk later",
-                     "talk to you later", "talk to you soon", "catch you later", "ttyl", "cya",
-                     "see ya later", "until next time", "have a good day", "have a nice day"),
-                    "bye"),
-    **dict.fromkeys(("good night", "goodnight", "night", "have a good night"), "bye night"),
-}  # fmt: skip
 _OPENING = frozenset({"open", "close", "hours", "closing time"})
 _COURTESY = frozenset(
     {
@@ -237,9 +225,8 @@ class Guard:
         every other phrase; what is left may hold a proper noun, and is the content words."""
         cased = _LESS.sub(self._without, fold(text))
         lower = cased.lower()
-        whole = " ".join(TOKEN.findall(lower))
-        if whole in _SMALL_TALK:  # "good evening", "see you later": a courtesy, not a time
-            return Reading(_NO_DETAILS, tuple(_SMALL_TALK[whole].split()), (), 1)
+        if courtesy := small_talk(" ".join(TOKEN.findall(lower))):
+            return Reading(_NO_DETAILS, courtesy, (), 1)  # "see you later": a courtesy, no time
         if len(lower) != len(cased):  # a rare letter changed length in lower case
             cased = lower
         scan = Scan(lower)

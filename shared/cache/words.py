@@ -263,3 +263,29 @@ def content_words(
         elif not out or w != out[-1] or w == NEGATION:
             out.append(w)
     return tuple(out)
+
+
+# Whole messages of small talk that hold a word of time ("later", "evening", "now"), which the
+# times would otherwise take: what each says.
+_SMALL_TALK = {
+    **{f"{hi}{part}": f"hello {part}" for part in ("morning", "afternoon", "evening")
+       for hi in ("", "good ", "hey good ", "hi good ")},  # the time of day said stays said
+    "good day": "hello",
+    **dict.fromkeys(("see you later", "see you soon", "bye for now", "later", "talk later",
+                     "talk to you later", "talk to you soon", "catch you later", "ttyl", "cya",
+                     "see ya later", "until next time", "have a good day", "have a nice day"),
+                    "bye"),
+    **dict.fromkeys(("good night", "goodnight", "night", "have a good night"), "bye night"),
+    **dict.fromkeys(("how are you", "how are you doing", "how are things", "how is it going",
+                     "how's it going", "how is everything going", "how is everything",
+                     "how are things going", "how have you been", "what's up", "whats up",
+                     "how you doing"), "howareyou"),
+}  # fmt: skip
+_GREETING = re.compile(r"^(?:hi|hey|hello|hiya|howdy) ")  # "hey, how are things?"
+
+
+def small_talk(whole: str) -> tuple[str, ...] | None:
+    """What a whole message of small talk that holds a word of time says, a greeting before it
+    or not ("good evening" -> hello evening), or None."""
+    said = _SMALL_TALK.get(whole) or _SMALL_TALK.get(_GREETING.sub("", whole))
+    return tuple(said.split()) if said else None

@@ -825,3 +825,8 @@ def test_small_talk_with_a_word_of_time_is_small_talk(a: str, b: str, same: bool
 def test_a_greetings_time_of_day_is_kept() -> None:
     assert GUARD.reason("Good evening!", "Good morning!") is not None
     assert GUARD.reason("good night", "see you later") is not None
+
+
+def test_how_are_you_in_its_many_words() -> None:
+    assert GUARD.reason("how is everything going?", "hey, how are things?") is None
+    assert GUARD.reason("how old are you?", "how are you?") is not None
