@@ -161,8 +161,8 @@ def parse_body(request: flask.Request, model: type[M]) -> M:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         raise errors.PayloadTooLarge(f"The body is at most {limit} bytes.")
-    try:
-        data = json.loads(raw)
+    try:  # no body at all is an empty object: the model says what, if anything, is missing
+        data = json.loads(raw) if raw.strip() else {}
     except (ValueError, RecursionError) as e:  # bad UTF-8, bad JSON, absurd nesting or digits
         raise errors.InvalidJson() from e
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 import flask
 import pytest
 from functions_framework import create_app
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from shared import errors
 from shared.httpapi import Inbound, Route, Routes, json_response, parse_body
@@ -257,3 +257,23 @@ def test_head_is_allowed_wherever_get_is() -> None:
     pre = call("OPTIONS", "/items/a", headers={"Origin": "http://localhost:8080"})
     assert pre.status_code == 204
     assert pre.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
+
+
+def test_a_json_request_with_no_body_is_an_empty_object() -> None:
+    """A client that sets Content-Type: application/json on every request and sends no body
+    gets what the fields say: an anonymous session, or which field is missing, never a
+    complaint about JSON it did not send."""
+
+    class Optional_(BaseModel):
+        user_id: str | None = None
+
+    class Required(BaseModel):
+        message: str
+
+    app = flask.Flask(__name__)
+    with app.test_request_context("/", method="POST", data=b"", content_type="application/json"):
+        assert parse_body(flask.request, Optional_).user_id is None
+    with app.test_request_context("/", method="POST", data=b"  ", content_type="application/json"):
+        with pytest.raises(errors.BadRequest) as raised:
+            parse_body(flask.request, Required)
+        assert raised.value.body()["error"]["code"] == "invalid_request"
