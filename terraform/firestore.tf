@@ -122,15 +122,22 @@ resource "google_firestore_field" "metrics_minutes_hist" {
 # on every plan. The dimension must equal the stored vectors' size exactly.
 
 locals {
-  # Collection -> the equality fields its find_nearest filters on, in the order the server
-  # stores them (sorted); each index then takes `__name__` and the `embedding` vector.
+  # Index -> its collection and the equality fields its find_nearest filters on, in the order
+  # the server stores them (sorted); each index then takes `__name__` and the `embedding` vector.
   vector_indexes = {
-    products        = ["embedding_model"]
-    shops           = ["embedding_model"]
-    document_chunks = ["embedding_model"]
+    products        = { collection = "products", fields = ["embedding_model"] }
+    shops           = { collection = "shops", fields = ["embedding_model"] }
+    document_chunks = { collection = "document_chunks", fields = ["embedding_model"] }
     # The semantic cache lookup (shared/cache/responses.py `lookup`) also filters on the catalog
     # version, the intent and the context fingerprint.
-    response_cache = ["catalog_version", "context", "embedding_model", "intent"]
+    response_cache = {
+      collection = "response_cache"
+      fields     = ["catalog_version", "context", "embedding_model", "intent"]
+    }
+    # A question that names one category of a catalog larger than the search pool also searches
+    # that category alone (shared/search/retrieval.py `_products`): the category is an equality
+    # pre-filter beside the model's.
+    products_by_category = { collection = "products", fields = ["category", "embedding_model"] }
   }
 }
 
@@ -139,46 +146,16 @@ resource "google_firestore_index" "vector" {
 
   project     = var.project_id
   database    = google_firestore_database.main.name
-  collection  = each.key
+  collection  = each.value.collection
   query_scope = "COLLECTION"
 
   # Generated in place, so before the two blocks below.
   dynamic "fields" {
-    for_each = each.value
+    for_each = each.value.fields
     content {
       field_path = fields.value
       order      = "ASCENDING"
     }
-  }
-  fields {
-    field_path = "__name__"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "embedding"
-    vector_config {
-      dimension = var.embedding_dimensions
-      flat {}
-    }
-  }
-}
-
-# A question that names one category of a catalog larger than the search pool also searches
-# that category alone (shared/search/retrieval.py `_products`): the category is an equality
-# pre-filter beside the model's.
-resource "google_firestore_index" "products_by_category" {
-  project     = var.project_id
-  database    = google_firestore_database.main.name
-  collection  = "products"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "category"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "embedding_model"
-    order      = "ASCENDING"
   }
   fields {
     field_path = "__name__"
@@ -213,4 +190,9 @@ moved {
 moved {
   from = google_firestore_index.response_cache_embedding
   to   = google_firestore_index.vector["response_cache"]
+}
+
+moved {
+  from = google_firestore_index.products_by_category
+  to   = google_firestore_index.vector["products_by_category"]
 }

@@ -96,7 +96,8 @@ def expand_dynamic(body: dict[str, Any]) -> dict[str, Any]:
 def instances(
     name: str, body: dict[str, Any], local_values: dict[str, Any]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """A resource's bodies: one per key of `for_each = local.<map>`, else the body itself."""
+    """A resource's bodies: one per key of `for_each = local.<map>` (with `each.value.<name>`
+    for a map of objects), else the body itself."""
     found = _LOCAL.fullmatch(body["for_each"]) if isinstance(body.get("for_each"), str) else None
     each = local_values.get(found[1]) if found else None
     if not isinstance(each, dict):
@@ -104,9 +105,11 @@ def instances(
         return
     for key, value in each.items():
         instance = {k: v for k, v in body.items() if k != "for_each"}
+        attributes = value.items() if isinstance(value, dict) else ()
+        fields = {f"each.value.{k}": v for k, v in attributes}  # `${each.value.collection}`
         yield (
             f'{name}["{key}"]',
-            expand_dynamic(substitute(instance, {"each.key": key, "each.value": value})),
+            expand_dynamic(substitute(instance, {"each.key": key, "each.value": value, **fields})),
         )
 
 

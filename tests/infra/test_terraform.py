@@ -142,6 +142,10 @@ def test_every_vector_search_the_code_runs_has_its_index(
         )
         indexes.setdefault(body["collection"], []).append((plain, vectors[0]["field_path"], size))
     assert {c for c, _, _ in usage.nearest} >= {"products", "shops", "response_cache"}
+    # A large catalog's named category is pre-filtered in the store (retrieval `_products`),
+    # which the small catalog here never reaches: its index is checked by name.
+    by_category = (("category", "embedding_model"), "embedding", dimension)
+    assert by_category in indexes["products"], indexes["products"]
     for collection, field_name, where in usage.nearest:
         # The Firestore adapter adds `<field>_model ==` to every find_nearest.
         needed = tuple(sorted({*where, f"{field_name}_model"}))
