@@ -1,5 +1,5 @@
 """Search over the outdoor benchmark catalog (format v2, no outdoor code): our retrieval
-(understanding from the catalog profile, a 300-record pool, BM25 fused with the embedding,
+(understanding from the catalog profile, a 100-record pool, BM25 fused with the embedding,
 filters) against the peer run in the same process on the same store and vectors: a plain dense
 search (the five nearest records, nothing else). Latency excludes embedding the query (both get
 the same vector); quality is hit@5, MRR and the precision of the sources a turn would show, on

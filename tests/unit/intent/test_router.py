@@ -110,3 +110,19 @@ def test_a_clear_decision_never_asks_the_model() -> None:
     llm = Classifier("LOCATION_RAG")
     d = router(Calibration(k=1, margin=0.1), llm).decide(unit([1.0, 0.0, 0.0]), "q")
     assert (d.method, llm.asked) == ("embedding", 0)
+
+
+def test_a_named_product_weighs_on_top_of_the_products_evidence() -> None:
+    from shared.intent.evidence import Evidence
+    from shared.intent.router import _weigh
+
+    routes = ("PRODUCT_RAG", "LOCATION_RAG", "GENERAL_CONVERSATION")
+    start = np.array([0.2, 0.2, 0.6])
+    cal = Calibration(product_evidence=0.5, place_evidence=1.0, named_evidence=1.0)
+    product = _weigh(start, routes, Evidence(product=True), cal)
+    named = _weigh(start, routes, Evidence(product=True, named=True), cal)
+    assert start[0] < product[0] < named[0] and named.sum() == pytest.approx(1.0)
+    unweighed = Calibration(product_evidence=0.5, place_evidence=1.0)  # v10 keeps it at 0
+    assert _weigh(start, routes, Evidence(product=True, named=True), unweighed)[0] == (
+        pytest.approx(product[0])
+    )

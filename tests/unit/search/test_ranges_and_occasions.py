@@ -124,3 +124,15 @@ def test_what_is_asked_for_is_named_before_what_it_is_for() -> None:
     assert set(u.categories) == {"Fish > Filters", "Fish > Tanks"}
     assert u.head_categories == ("Fish > Filters",)
     assert ranked("a filter for a 150 litre tank")[0] == "f2"
+
+
+def test_a_value_that_is_also_a_modal_verb_is_read_only_as_the_value() -> None:
+    lex = Lexicon.build(
+        profiles.build(
+            [{"id": "w1", "category": "Cat > Food", "name": "Tuna Bowl",
+              "attributes": {"container": "can"}}], [], None, version=1,
+        )
+    )  # fmt: skip
+    assert not understand("Can I park at your store?", lex).values
+    assert not understand("I can pick it up tomorrow", lex).values
+    assert ("container", "can") in understand("wet food in a can", lex).values
