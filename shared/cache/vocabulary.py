@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from shared.cache.patterns import TOKEN, fold, key, words
 from shared.catalog.profile import Profile
-from shared.search.lexicon import AMENITY_WORDS, DEMONYMS, OTHER_PLACES, US_STATES
+from shared.search.lexicon import AMENITY_WORDS, DEMONYMS, MODALS, OTHER_PLACES, US_STATES
 from shared.text import singular
 
 Entry = tuple[str, str, bool]  # field, value, said negatively ("unsweetened")
@@ -230,10 +230,6 @@ def category_words(profile: Profile) -> dict[str, frozenset[str]]:
         said = key(path.replace(">", " ")).split()
         out[pid] = frozenset({*said, *(singular(w) for w in said)})
     return out
-
-
-# Values no question could be told from its verbs by ("Can I...": a modal, not a tin).
-MODALS = frozenset({"can", "may", "will", "must", "might", "shall"})
 
 
 def shop_words(profile: Profile) -> dict[str, frozenset[str]]:

@@ -98,6 +98,9 @@ AMENITY_WORDS = {
     "power outlets": ("outlets", "charging", "plugs", "charge my phone", "charge my laptop"),
     "restrooms": ("restroom", "bathroom", "toilets", "toilet"),
 }  # fmt: skip
+# Modal verbs: a catalog value spelled as one ("can", "will") is read as the value only where it
+# is no verb (search: not beside a subject; the cache guard: never).
+MODALS = frozenset({"can", "may", "will", "must", "might", "shall", "could", "would"})
 # Two-letter state codes that are everyday words: read as a state only in capitals ("OR").
 _WORD_CODES = frozenset({"in", "or", "me", "oh", "ok", "hi", "la", "pa", "ma", "de", "id", "al"})
 

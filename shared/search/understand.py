@@ -10,7 +10,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from shared.search.lexicon import Lexicon, Target, norm
+from shared.search.lexicon import MODALS, Lexicon, Target, norm
 from shared.search.measures import Bound, Match, order, prices
 from shared.search.measures import bounds as find_bounds
 from shared.search.when import When, parse_when
@@ -138,13 +138,12 @@ def _uniq(items: list[object]) -> tuple:  # type: ignore[type-arg]
     return tuple(dict.fromkeys(items))
 
 
-_MODALS = frozenset({"can", "may", "will", "must", "might", "shall", "could", "would"})
 _SUBJECTS = frozenset({"i", "you", "we", "they", "he", "she", "it", "u", "one", "anyone"})
 
 
 def _modal(words: list[str], m: Match) -> bool:
     """A catalog value that is also a modal verb, used as one: "can I...", "I can..."."""
-    if m.end - m.start != 1 or words[m.start] not in _MODALS:
+    if m.end - m.start != 1 or words[m.start] not in MODALS:
         return False
     after = words[m.end] if m.end < len(words) else ""
     before = words[m.start - 1] if m.start else ""
