@@ -158,6 +158,7 @@ class Lexicon:
     common_name_words: frozenset[str] = frozenset()  # in most shop names ("Trailhead")
     common_product_words: frozenset[str] = frozenset()
     states: set[str] = field(default_factory=set)  # state codes of the catalog's shops
+    has_shops: bool = False
     other_places: tuple[tuple[str, ...], ...] = ()
     vocabulary: frozenset[str] = frozenset()  # every word the products use
 
@@ -247,6 +248,7 @@ class Lexicon:
                     self.add((stem(words[0]),), Target("flag", key))  # "hood" for "hooded"
 
     def _places(self, profile: Profile) -> None:
+        self.has_shops = bool(profile.shops)
         states = profile.states
         self.states = set(states)
         cities = {norm(s.city) for s in profile.shops}
