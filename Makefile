@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 AXE_VERSION := 4.14.1
 AXE := .venv-web/node_modules/axe-core/axe.min.js
 
-.PHONY: help dev test test-unit lint fmt stage bench calibrate screenshots lock clean
+.PHONY: help dev dev-cloud smoke test test-unit lint fmt stage bench calibrate screenshots lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ $(STAMP): $(LOCAL_STAMP) requirements-dev.txt
 
 dev: $(LOCAL_STAMP)  ## run the whole product on this machine (PORT=8080, CATALOG=dir)
 	PORT=$(PORT) CATALOG=$(CATALOG) $(PY) -m scripts.devserver
+
+dev-cloud: $(LOCAL_STAMP)  ## the deployed shape here: emulators, a process per function, Pub/Sub push, one front door
+	PORT=$(PORT) CATALOG=$(CATALOG) $(PY) -m scripts.devcloud
+
+smoke: $(LOCAL_STAMP)  ## end-to-end check of a running deployment (URL=base; SMOKE_ARGS=...)
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<base> [SMOKE_ARGS='--publish-change <catalog dir>']" >&2; exit 2; }
+	$(PY) -m scripts.smoke --url $(URL) $(SMOKE_ARGS)
 
 test: $(STAMP) $(INFRA_VENV)/.installed $(CHROMIUM) $(AXE)  ## every test, offline (the Firestore emulator too, when gcloud has it)
 	CHECKOV=$(INFRA_VENV)/bin/checkov CHROMIUM=$(CHROMIUM) AXE_CORE=$(AXE) \

@@ -72,6 +72,13 @@ def catalog_check() -> dict[str, Any]:
     return {"ok": any(meta.counts.values()), "version": meta.version, "counts": meta.counts}
 
 
+def catalog_version_check() -> dict[str, Any]:
+    """The catalog's version and counts, for operators (the smoke test sees a change land);
+    an empty catalog is no failure here: routing works without one."""
+    meta = read_catalog_meta(wiring.get_store())
+    return {"version": meta.version if meta else 0, "counts": meta.counts if meta else {}}
+
+
 def metrics_events_check() -> dict[str, Any]:
     """The per-turn event queue of this instance: published, dropped, failed (never blocks)."""
     publisher = wiring.peek("metrics_publisher")

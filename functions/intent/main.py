@@ -33,7 +33,12 @@ def _route(request: flask.Request) -> flask.Response:
 
 
 def _checks() -> dict[str, health.Check]:
-    return {**health.basic_checks(), **health.model_checks(), "router": health.router_check}
+    return {
+        **health.basic_checks(),
+        **health.model_checks(),
+        "router": health.router_check,
+        "catalog": health.catalog_version_check,
+    }
 
 
 def _health(request: flask.Request) -> flask.Response:
