@@ -1,13 +1,24 @@
-# Optional: the web page (web/) from a public bucket, with a generated config.js that points
-# it at the deployed functions. Off unless web_hosting is true. The page's origin
-# (https://storage.googleapis.com) is then added to CORS_ALLOWED_ORIGINS (functions.tf).
-# The intent and metrics functions stay internal unless intent_public / metrics_public: the
-# page then shows them as unreachable, while chat works.
+# The web page (web/) in the cloud, with a generated config.js telling it where the functions
+# are. web_hosting chooses how (README.md, "Hosting"):
+#   "none"           nothing here; the page is served elsewhere (put its origin in
+#                    cors_allowed_origins)
+#   "bucket"         this bucket at its own origin, https://<bucket>.storage.googleapis.com:
+#                    no other bucket's page shares it (https://storage.googleapis.com/<bucket>
+#                    would: every public bucket's page is on that one origin, and could read the
+#                    session token this page keeps in localStorage). The page calls each
+#                    function at its own URL, cross-origin.
+#   "load_balancer"  the bucket behind the HTTPS load balancer (load_balancer.tf) on web_domain,
+#                    with the functions under /chat, /intent and /metrics of the same origin: no
+#                    cross-origin call, and no origin but the operator's ever holds a token.
+# Either way the files are public: anyone may read an object (storage.objects.get), nobody may
+# list the bucket.
 
 locals {
+  web_enabled     = var.web_hosting != "none"
+  load_balancer   = var.web_hosting == "load_balancer"
   web_dir         = "${path.root}/../web"
   web_bucket_name = coalesce(var.web_bucket_name, "${var.project_id}-cymbal-web")
-  web_files       = var.web_hosting ? setsubtract(fileset(local.web_dir, "**"), ["config.js"]) : toset([])
+  web_files       = local.web_enabled ? setsubtract(fileset(local.web_dir, "**"), ["config.js"]) : toset([])
   web_types = {
     css  = "text/css; charset=utf-8"
     html = "text/html; charset=utf-8"
@@ -17,12 +28,32 @@ locals {
     png  = "image/png"
     svg  = "image/svg+xml"
   }
+
+  # The page's origin, which the functions let through (functions.tf, cors_origins).
+  web_origin = local.load_balancer ? "https://${var.web_domain}" : (
+    local.web_enabled ? "https://${local.web_bucket_name}.storage.googleapis.com" : null
+  )
+
+  # Where the page calls each function: paths of its own origin behind the load balancer (as
+  # the local stack serves them), else each function's own URL. Behind the load balancer, intent
+  # and metrics are routed only when public; the page then shows them as unreachable, as it
+  # does when they are internal-only without it.
+  page_functions_direct = {
+    chat    = module.chat.uri
+    intent  = module.intent.uri
+    metrics = module.metrics.uri
+  }
+  page_functions = local.load_balancer ? {
+    chat    = "/chat"
+    intent  = "/intent"
+    metrics = "/metrics"
+  } : local.page_functions_direct
 }
 
 resource "google_storage_bucket" "web" {
-  #checkov:skip=CKV_GCP_114:A public website bucket: anyone must read the page, so public access prevention cannot be enforced.
-  #checkov:skip=CKV_GCP_62:Serves a public static page whose files Terraform writes; Cloud Audit Logs cover changes, and reads of public files need no access log.
-  count = var.web_hosting ? 1 : 0
+  #checkov:skip=CKV_GCP_114:The page's bucket: anyone must read its files (object reads only, no listing), so public access prevention cannot be enforced on it. Nothing else is stored there.
+  #checkov:skip=CKV_GCP_62:No usage logs: its files are the public page from web/, written only by Terraform (each upload appears in its apply output) and there to be read by anyone, so a log of reads holds nothing to act on. Admin Activity audit logs record changes to the bucket and its IAM.
+  count = local.web_enabled ? 1 : 0
 
   name                        = local.web_bucket_name
   project                     = var.project_id
@@ -47,6 +78,7 @@ resource "google_storage_bucket" "web" {
     }
   }
 
+  # The load balancer's backend bucket answers / with index.html.
   website {
     main_page_suffix = "index.html"
   }
@@ -54,12 +86,14 @@ resource "google_storage_bucket" "web" {
   depends_on = [google_project_service.apis]
 }
 
+# Read, not list: roles/storage.objectViewer would also let anyone list the bucket.
+# storage.legacyObjectReader holds storage.objects.get alone.
 resource "google_storage_bucket_iam_member" "web_public_read" {
-  #checkov:skip=CKV_GCP_28:The bucket only holds the public web page (web/); reading it is its purpose. Nothing else is stored there.
-  count = var.web_hosting ? 1 : 0
+  #checkov:skip=CKV_GCP_28:allUsers may read the objects of the page's bucket, and only when web_hosting asks for hosting: they are the public page from web/ and its config.js (function URLs, no secret). legacyObjectReader grants storage.objects.get only: nobody can list the bucket.
+  count = local.web_enabled ? 1 : 0
 
   bucket = google_storage_bucket.web[0].name
-  role   = "roles/storage.objectViewer"
+  role   = "roles/storage.legacyObjectReader"
   member = "allUsers"
 }
 
@@ -74,7 +108,7 @@ resource "google_storage_bucket_object" "web" {
 }
 
 resource "google_storage_bucket_object" "web_config" {
-  count = var.web_hosting ? 1 : 0
+  count = local.web_enabled ? 1 : 0
 
   bucket        = google_storage_bucket.web[0].name
   name          = "config.js"
@@ -84,10 +118,22 @@ resource "google_storage_bucket_object" "web_config" {
     // Generated by Terraform (hosting.tf): where each function lives.
     window.CYMBAL_CONFIG = {
       functions: {
-        chat: ${jsonencode(module.chat.uri)},
-        intent: ${jsonencode(module.intent.uri)},
-        metrics: ${jsonencode(module.metrics.uri)},
+        chat: ${jsonencode(local.page_functions.chat)},
+        intent: ${jsonencode(local.page_functions.intent)},
+        metrics: ${jsonencode(local.page_functions.metrics)},
       },
     };
   EOT
+}
+
+# The HTTP contract (docs/openapi.yaml) at /openapi.yaml, where its paths hold: behind the load
+# balancer, one origin serves /chat, /intent and /metrics as the document says.
+resource "google_storage_bucket_object" "openapi" {
+  count = local.load_balancer ? 1 : 0
+
+  bucket        = google_storage_bucket.web[0].name
+  name          = "openapi.yaml"
+  source        = "${path.root}/../docs/openapi.yaml"
+  content_type  = "application/yaml"
+  cache_control = "public, max-age=300"
 }

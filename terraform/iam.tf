@@ -10,8 +10,12 @@
 # Invoking the functions (allUsers on chat, the trigger identity on the event functions) is
 # granted per Cloud Run service in modules/function.
 
+# Its number names the Pub/Sub service agent and Cloud Functions' sources bucket. Read once the
+# Cloud Resource Manager API is on (apis.tf): on a fresh project the read waits for the apply.
 data "google_project" "this" {
   project_id = var.project_id
+
+  depends_on = [google_project_service.resource_manager]
 }
 
 locals {
@@ -110,16 +114,70 @@ resource "google_service_account_iam_member" "pubsub_agent_mints_trigger_tokens"
   depends_on = [google_project_service.apis]
 }
 
-# --- Builds (Cloud Build runs as this identity; new projects give the default one no roles)
+# --- Function builds (Cloud Build builds each image as this identity; new projects give the
+# default one no roles). Each grant reaches only what a build touches.
 
-resource "google_project_iam_member" "build" {
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter" # build logs
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+# Cloud Functions copies each source zip into its own bucket, gcf-v2-sources-<number>-<region>,
+# and the build reads it there. That bucket appears with the first function, so the grant is
+# project-level, its condition limited to that bucket and the source bucket.
+resource "google_project_iam_member" "build_reads_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "function-sources-only"
+    description = "The functions' source zips: Cloud Functions' sources bucket and ours."
+    expression = join(" || ", [
+      for bucket in ["gcf-v2-sources-${data.google_project.this.number}-${var.region}", google_storage_bucket.source.name] :
+      "resource.name == \"projects/_/buckets/${bucket}\" || resource.name.startsWith(\"projects/_/buckets/${bucket}/\")"
+    ])
+  }
+}
+
+# Pushes the images (and the build cache) to the functions' repository, and to nothing else.
+resource "google_artifact_registry_repository_iam_member" "build_pushes_images" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.build.email}"
+}
+
+# The roles were one project-level for_each before they were narrowed: the log writer is the
+# same grant; the other two are replaced by the scoped ones above.
+moved {
+  from = google_project_iam_member.build["roles/logging.logWriter"]
+  to   = google_project_iam_member.build_logs
+}
+
+# --- Plan-only builds (cloudbuild-plan.yaml, the triggers of branches other than main). They run
+# a pull request's code, so their identity can change nothing: it writes build logs, reads the
+# project's metadata (data.google_project) and the Terraform state, nothing else. It plans
+# with -refresh=false -lock=false, so it never reads the resources themselves nor takes the
+# state lock.
+
+resource "google_project_iam_member" "plan" {
   for_each = toset([
-    "roles/logging.logWriter",       # build logs
-    "roles/artifactregistry.writer", # pushes the image to gcf-artifacts
-    "roles/storage.objectViewer",    # reads the source zip
+    "roles/logging.logWriter", # build logs
+    "roles/browser",           # resourcemanager.projects.get, for data.google_project
   ])
 
   project = var.project_id
   role    = each.value
-  member  = "serviceAccount:${google_service_account.build.email}"
+  member  = "serviceAccount:${google_service_account.plan.email}"
+}
+
+resource "google_storage_bucket_iam_member" "plan_reads_state" {
+  count = var.terraform_state_bucket == null ? 0 : 1
+
+  bucket = var.terraform_state_bucket
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.plan.email}"
 }

@@ -1,7 +1,8 @@
 # Topics: ingest (catalog batches in), metrics (one event per chat turn), and a dead-letter
 # topic for each. Eventarc creates and owns the push subscriptions of the two triggers
 # (functions.tf); Terraform cannot give those a dead_letter_policy, so the handlers publish
-# poison messages to the dead-letter topics themselves (see README.md, "Dead letters").
+# poison messages to the dead-letter topics themselves (see README.md, "Dead letters"), and
+# monitoring.tf alerts when a trigger's message waits or a dead letter awaits review.
 
 resource "google_pubsub_topic" "ingest" {
   #checkov:skip=CKV_GCP_83:Encrypted at rest with Google-managed keys; the catalog is public product data and no requirement asks for a customer-managed key.

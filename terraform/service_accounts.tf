@@ -1,5 +1,5 @@
-# One identity per function (least privilege, iam.tf), one for the Eventarc triggers, and one
-# that builds the functions' images.
+# One identity per function (least privilege, iam.tf), one for the Eventarc triggers, one that
+# builds the functions' images, and one for the plan-only Cloud Build triggers.
 
 locals {
   function_names = toset(["chat", "intent", "ingest", "metrics", "metrics-events"])
@@ -30,6 +30,15 @@ resource "google_service_account" "build" {
   account_id   = "${var.service_account_prefix}-build"
   display_name = "Cymbal function builds"
   description  = "Cloud Build identity that turns each source zip into a function image."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "plan" {
+  project      = var.project_id
+  account_id   = "${var.service_account_prefix}-plan"
+  display_name = "Cymbal plan-only builds"
+  description  = "Cloud Build identity of the plan-only triggers (cloudbuild-plan.yaml): reads the Terraform state, changes nothing."
 
   depends_on = [google_project_service.apis]
 }

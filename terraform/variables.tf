@@ -165,10 +165,26 @@ variable "session_secret_id" {
   default     = "session-secret"
 }
 
-variable "secret_version" {
-  type        = string
-  description = "Version of each secret the functions read at instance start: \"latest\", or a number to pin it."
-  default     = "latest"
+variable "session_secret_version" {
+  type        = number
+  description = "Version of the session secret every function reads (SESSION_SECRET), pinned by number: every instance holds the same key, so a token signed by one is accepted by all. Rotate by adding a version, then setting its number here (README.md, \"Secrets\")."
+  default     = 1
+
+  validation {
+    condition     = floor(var.session_secret_version) == var.session_secret_version && var.session_secret_version >= 1
+    error_message = "session_secret_version is a version number (1, 2, ...): \"latest\" would reach some instances and not others."
+  }
+}
+
+variable "gemini_api_key_version" {
+  type        = number
+  description = "Version of the Gemini API key the functions read (GEMINI_API_KEY) when genai_backend is \"gemini\", pinned by number; independent of session_secret_version."
+  default     = 1
+
+  validation {
+    condition     = floor(var.gemini_api_key_version) == var.gemini_api_key_version && var.gemini_api_key_version >= 1
+    error_message = "gemini_api_key_version is a version number (1, 2, ...)."
+  }
 }
 
 variable "secret_replica_locations" {
@@ -225,7 +241,7 @@ variable "log_level" {
 
 variable "cors_allowed_origins" {
   type        = list(string)
-  description = "Origins a browser may call the HTTP functions from (CORS_ALLOWED_ORIGINS), e.g. [\"https://shop.example.com\"]. With web_hosting, the hosted page's origin is added."
+  description = "More origins whose pages may call the HTTP functions (CORS_ALLOWED_ORIGINS), e.g. [\"https://shop.example.com\"]. The hosted page's own origin is added by itself (web_hosting); none at all means no browser origin is let in."
   default     = []
 
   validation {
@@ -247,7 +263,7 @@ variable "rate_limit_per_minute" {
 
 variable "intent_rate_limit_per_minute" {
   type        = number
-  description = "POST /route calls per minute and client address, per instance of the intent function (INTENT_RATE_LIMIT_PER_MINUTE): each is an embedding call."
+  description = "POST /route calls per minute and client address, per instance of the intent function (INTENT_RATE_LIMIT_PER_MINUTE): each is an embedding call. A client spread over instances gets at most this times the instances; behind the load balancer Cloud Armor also bounds it across them (cloud_armor_rate_limit_per_minute)."
   default     = 600
 
   validation {
@@ -269,25 +285,25 @@ variable "extra_environment" {
 
 variable "intent_public" {
   type        = bool
-  description = "Open the intent function to anyone (ingress ALLOW_ALL and allUsers may invoke). Otherwise it takes internal traffic only, from intent_invokers."
+  description = "Open the intent function to anyone (allUsers may invoke): at its own URL (ingress ALLOW_ALL), or only through the load balancer under /intent when web_hosting is \"load_balancer\". Otherwise it takes internal traffic only, from intent_invokers."
   default     = false
 }
 
 variable "metrics_public" {
   type        = bool
-  description = "Open the metrics function (GET /summary: aggregates only) to anyone. Otherwise it takes internal traffic only, from metrics_invokers."
+  description = "Open the metrics function (GET /summary: aggregates only) to anyone: at its own URL, or only through the load balancer under /metrics when web_hosting is \"load_balancer\" (the dashboard needs it). Otherwise it takes internal traffic only, from metrics_invokers."
   default     = false
 }
 
 variable "intent_invokers" {
   type        = list(string)
-  description = "IAM members allowed to invoke the intent function, e.g. [\"serviceAccount:router@p.iam.gserviceaccount.com\"]."
+  description = "IAM members allowed to invoke the intent function, e.g. [\"serviceAccount:router@p.iam.gserviceaccount.com\"]. Callers outside Google's network need its URL reachable: any member here opens its ingress (ALLOW_ALL), IAM staying the gate."
   default     = []
 }
 
 variable "metrics_invokers" {
   type        = list(string)
-  description = "IAM members allowed to invoke the metrics function, e.g. a dashboard's service account or [\"group:ops@example.com\"]."
+  description = "IAM members allowed to invoke the metrics function, e.g. a dashboard's service account or [\"group:ops@example.com\"]. Any member here opens its ingress (ALLOW_ALL), IAM staying the gate."
   default     = []
 }
 
@@ -322,13 +338,94 @@ variable "source_noncurrent_days" {
 }
 
 variable "web_hosting" {
-  type        = bool
-  description = "Also serve web/ from a public bucket, with a config.js that points at the deployed functions."
-  default     = false
+  type        = string
+  description = <<-EOT
+    How web/ is served (README.md, "Hosting"): "none"; "bucket" (a public bucket at its own
+    origin, https://<web bucket>.storage.googleapis.com, calling each function at its own URL);
+    or "load_balancer" (an external HTTPS load balancer on web_domain: the page at /, the
+    functions under /chat, /intent and /metrics, one origin, no cross-origin calls).
+  EOT
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "bucket", "load_balancer"], var.web_hosting)
+    error_message = "web_hosting is \"none\", \"bucket\" or \"load_balancer\" (it was a bool: true is now \"bucket\")."
+  }
 }
 
 variable "web_bucket_name" {
   type        = string
-  description = "Name of the public web bucket when web_hosting is true; null means \"<project_id>-cymbal-web\"."
+  description = "Name of the web bucket when web_hosting is not \"none\"; null means \"<project_id>-cymbal-web\". It is also a host name (<name>.storage.googleapis.com), so no dots and no underscores."
+  default     = null
+
+  validation {
+    condition     = var.web_bucket_name == null || can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.web_bucket_name))
+    error_message = "web_bucket_name is 3-63 characters of [a-z0-9-]: a dot or an underscore would break its https://<name>.storage.googleapis.com origin."
+  }
+}
+
+variable "web_domain" {
+  type        = string
+  description = "The domain the load balancer serves (web_hosting = \"load_balancer\"), e.g. \"shop.example.com\": its DNS A record must point at `terraform output load_balancer_ip` before Google can issue the managed certificate."
+  default     = null
+
+  validation {
+    condition     = var.web_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?[.])+[a-z]{2,63}$", var.web_domain))
+    error_message = "web_domain is a lowercase host name such as shop.example.com (no scheme, no path, no port)."
+  }
+}
+
+variable "web_cdn" {
+  type        = bool
+  description = "Cache the page's files in Cloud CDN (the load balancer's backend bucket). The functions are never cached."
+  default     = true
+}
+
+variable "cloud_armor_rate_limit_per_minute" {
+  type        = number
+  description = "With the load balancer: requests a minute each client address may send to each function (/chat, /intent, /metrics) before Cloud Armor answers 429, counted across all instances. null: no Cloud Armor policy."
+  default     = 300
+
+  validation {
+    condition     = var.cloud_armor_rate_limit_per_minute == null || try(var.cloud_armor_rate_limit_per_minute >= 10 && var.cloud_armor_rate_limit_per_minute <= 100000, false)
+    error_message = "cloud_armor_rate_limit_per_minute is null (no policy) or between 10 and 100000."
+  }
+}
+
+# --- alerting
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "Addresses told when an alert opens (an email notification channel each): a trigger's messages waiting too long, a dead letter waiting for review."
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@ ]+@[^@ ]+[.][^@ ]+$", e))])
+    error_message = "Each of alert_emails is an email address."
+  }
+}
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Existing Cloud Monitoring notification channels (projects/<p>/notificationChannels/<id>) told as well, e.g. a pager or a chat room."
+  default     = []
+}
+
+variable "trigger_backlog_alert_s" {
+  type        = number
+  description = "Alert when a message has waited this many seconds on the ingest or metrics-events trigger's subscription: the function is failing or cannot start, and Pub/Sub drops a message after 24 h. Below max_event_age_s."
+  default     = 3600
+
+  validation {
+    condition     = var.trigger_backlog_alert_s >= 300 && var.trigger_backlog_alert_s <= 82800
+    error_message = "trigger_backlog_alert_s is between 300 and 82800 (23 h)."
+  }
+}
+
+# --- Cloud Build
+
+variable "terraform_state_bucket" {
+  type        = string
+  description = "The bucket holding Terraform's state (the _TF_STATE_BUCKET of Cloud Build): the plan-only service account is let read it (roles/storage.objectViewer there). null: grant it yourself (README.md, \"Cloud Build\")."
   default     = null
 }

@@ -38,6 +38,20 @@ class Terraform:
     locals: dict[str, Any] = field(default_factory=dict)  # root module only
     resources: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     modules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Every resource, data and module block of every file, as written (no for_each expanded):
+    # (relative path, "resource" | "data" | "module", type, name, body); a module's type is "".
+    blocks: list[tuple[str, str, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def block(self, kind: str, rtype: str, name: str, path: str | None = None) -> dict[str, Any]:
+        """The one block so named (in `path` when given; a module's own files are under
+        modules/)."""
+        found = [
+            body
+            for p, k, t, n, body in self.blocks
+            if (k, t, n) == (kind, rtype, name) and (path is None or p == path)
+        ]
+        assert len(found) == 1, f"{kind} {rtype} {name}: {len(found)} blocks"
+        return found[0]
 
     def of_type(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for rtype, name, body in self.resources:
@@ -140,6 +154,14 @@ def load(directory: Path = TERRAFORM) -> Terraform:
             parsed = unquote(hcl2.load(f))
         relative = str(path.relative_to(directory))
         model.files[relative] = parsed
+        for kind in ("resource", "data"):
+            for block in parsed.get(kind, []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        model.blocks.append((relative, kind, rtype, name, body))
+        for block in parsed.get("module", []):
+            for name, body in block.items():
+                model.blocks.append((relative, "module", "", name, body))
         if path.parent != directory:
             continue  # modules are read through their own files
         root.append(parsed)

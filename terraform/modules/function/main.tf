@@ -1,20 +1,5 @@
-# The source zip under a content-addressed name, the function, and who may invoke it.
-
-data "archive_file" "source" {
-  type        = "zip"
-  source_dir  = var.source_dir
-  output_path = "${path.root}/.dist/${var.name}.zip"
-}
-
-# A new md5 is a new object name, so Terraform updates the function's storage_source and the
-# function is rebuilt; overwriting one object name would not redeploy anything.
-resource "google_storage_bucket_object" "source" {
-  bucket       = var.source_bucket
-  name         = "${var.name}-${data.archive_file.source.output_md5}.zip"
-  source       = data.archive_file.source.output_path
-  content_type = "application/zip"
-  metadata     = var.labels
-}
+# One function from its uploaded source zip (storage.tf names it by its md5), and who may invoke
+# it. Nothing here reads files or data sources: a module called with depends_on would defer them.
 
 locals {
   # gunicorn (functions-framework) serves THREADS requests at once per instance: at least the
@@ -24,12 +9,10 @@ locals {
     var.extra_environment,
     var.environment,
   )
-  secrets  = { for key, secret in var.secret_environment : key => secret if secret != null }
-  invokers = toset(concat(var.public ? ["allUsers"] : [], var.invoker_members))
+  secrets = { for key, secret in var.secret_environment : key => secret if secret != null }
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  #checkov:skip=CKV_GCP_124:Ingress is chosen per function by the caller (functions.tf): only chat is ALLOW_ALL by design (a browser calls it and it authenticates each session itself); intent and metrics are internal-only unless the operator opens them.
   project     = var.project_id
   name        = var.name
   location    = var.region
@@ -37,14 +20,15 @@ resource "google_cloudfunctions2_function" "this" {
   labels      = var.labels
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.entry_point
-    service_account = var.build_service_account
+    runtime           = var.runtime
+    entry_point       = var.entry_point
+    service_account   = var.build_service_account
+    docker_repository = var.docker_repository
 
     source {
       storage_source {
         bucket = var.source_bucket
-        object = google_storage_bucket_object.source.name
+        object = var.source_object
       }
     }
   }
@@ -61,19 +45,22 @@ resource "google_cloudfunctions2_function" "this" {
     service_account_email            = var.service_account_email
     environment_variables            = local.environment
 
+    # Each secret at its own pinned version: a new version number is a new revision, which
+    # takes all the traffic at once, so no two instances ever hold different keys.
     dynamic "secret_environment_variables" {
       for_each = local.secrets
       content {
         key        = secret_environment_variables.key
         project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = var.secret_version
+        secret     = secret_environment_variables.value.secret
+        version    = tostring(secret_environment_variables.value.version)
       }
     }
   }
 
   # Eventarc creates (and owns) the topic's push subscription; it redelivers with backoff while
-  # the handler raises, for as long as the subscription retains the message.
+  # the handler raises, for as long as the subscription retains the message (24 h). Terraform
+  # cannot give it a dead-letter topic: monitoring.tf alerts on its oldest message instead.
   dynamic "event_trigger" {
     for_each = var.trigger_topic == null ? [] : [var.trigger_topic]
     content {
@@ -98,10 +85,22 @@ resource "google_cloudfunctions2_function" "this" {
 }
 
 # A gen2 function is invoked through its Cloud Run service (same name): run.invoker there.
+
+# Anyone, only when the caller sets public = true (functions.tf: chat, which a browser calls and
+# which authenticates each session itself; intent and metrics when the operator opens them).
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  count = var.public ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.this.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Named callers (invoker_members).
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
-  # allUsers only when the caller sets public = true: the chat function, which a browser calls
-  # and which authenticates each session itself.
-  for_each = local.invokers
+  for_each = toset(var.invoker_members)
 
   project  = var.project_id
   location = var.region
@@ -119,4 +118,10 @@ resource "google_cloud_run_v2_service_iam_member" "trigger_invoker" {
   name     = google_cloudfunctions2_function.this.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${var.trigger_service_account_email}"
+}
+
+# allUsers was one of `invoker`'s keys before it became a resource of its own: the same grant.
+moved {
+  from = google_cloud_run_v2_service_iam_member.invoker["allUsers"]
+  to   = google_cloud_run_v2_service_iam_member.public[0]
 }

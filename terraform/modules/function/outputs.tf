@@ -17,8 +17,3 @@ output "url" {
   description = "The function's cloudfunctions.net URL."
   value       = google_cloudfunctions2_function.this.url
 }
-
-output "source_object" {
-  description = "The md5-named source object the function was built from."
-  value       = google_storage_bucket_object.source.name
-}

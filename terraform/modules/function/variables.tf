@@ -31,14 +31,20 @@ variable "entry_point" {
   description = "The decorated Python function in the bundle's main.py."
 }
 
-variable "source_dir" {
-  type        = string
-  description = "The staged folder (make stage: build/<bundle>/) zipped into the source object."
-}
-
 variable "source_bucket" {
   type        = string
-  description = "Bucket the source zip is uploaded to, under \"<name>-<md5>.zip\"."
+  description = "Bucket holding the source zip."
+}
+
+variable "source_object" {
+  type        = string
+  description = "The source zip's object name, \"<name>-<md5>.zip\" (storage.tf): a new name is a new build."
+}
+
+variable "docker_repository" {
+  type        = string
+  description = "Artifact Registry repository (projects/<p>/locations/<region>/repositories/<id>) the build pushes the image to; null lets Cloud Functions use gcf-artifacts."
+  default     = null
 }
 
 variable "runtime" {
@@ -59,15 +65,12 @@ variable "extra_environment" {
 }
 
 variable "secret_environment" {
-  type        = map(string)
-  description = "Environment variable -> Secret Manager secret id (in project_id); a null id is left out."
+  type = map(object({
+    secret  = string
+    version = number
+  }))
+  description = "Environment variable -> its Secret Manager secret (id in project_id) and pinned version number; a null entry is left out."
   default     = {}
-}
-
-variable "secret_version" {
-  type        = string
-  description = "Version of each secret: \"latest\" or a number."
-  default     = "latest"
 }
 
 variable "trigger_topic" {

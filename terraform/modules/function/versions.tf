@@ -6,9 +6,5 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 7.0"
     }
-    archive = {
-      source  = "hashicorp/archive"
-      version = "~> 2.4"
-    }
   }
 }
