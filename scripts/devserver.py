@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP_FUNCTIONS = ("chat", "intent", "metrics")
+OPENAPI = ROOT / "docs" / "openapi.yaml"  # the HTTP contract (docs/openapi.md)
 # Each read or write of a connection's socket waits at most this long: a connection that sends
 # no complete request (or stops sending its body) is closed and its thread freed. A stream
 # being written is not cut: it writes an event every few seconds, and each write is prompt.
@@ -58,6 +59,11 @@ def build_app() -> flask.Flask:
     @web.get("/")
     def index() -> flask.Response:
         return web.send_static_file("index.html")
+
+    @web.get("/openapi.yaml")
+    def openapi() -> flask.Response:
+        """The HTTP contract, for client generators and gateways (docs/openapi.md)."""
+        return flask.send_file(OPENAPI, mimetype="application/yaml")
 
     @web.after_request
     def static_headers(response: flask.Response) -> flask.Response:

@@ -44,7 +44,7 @@ class Route:
 
     def compile(self) -> re.Pattern[str]:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[A-Za-z0-9_-]{1,128})", self.pattern)
-        return re.compile(f"^{regex}/?$")
+        return re.compile(f"^{regex}/?\\Z")  # $ would also match before a final line break
 
 
 class Routes:
@@ -53,6 +53,19 @@ class Routes:
     def __init__(self, name: str, routes: Sequence[tuple[Route, Handler]]) -> None:
         self.name = name
         self._routes = [(r, r.compile(), h) for r, h in routes]
+
+    def answer_unrouted(self) -> None:
+        """Have the app loading this function answer what its own routing cannot match
+        through this table too: functions-framework's app (whose context the function's module
+        runs in) matches no path with a line break in it, and would answer an HTML 404 without
+        the contract's body and headers."""
+        if not flask.has_app_context():  # imported outside functions-framework (a test)
+            return
+
+        def not_found(error: Exception) -> flask.Response:
+            return self(flask.request)
+
+        flask.current_app.register_error_handler(404, not_found)
 
     def __call__(self, request: flask.Request) -> flask.Response:
         response = self._respond(request)

@@ -9,6 +9,7 @@ from shared.config import get_settings
 # Read (and check) the settings now: a deployment missing one (SESSION_SECRET...) fails to
 # start, visibly, instead of answering every request with a 500.
 get_settings()
+routes.answer_unrouted()  # a path functions-framework cannot route: a JSON 404 too
 
 
 @functions_framework.http

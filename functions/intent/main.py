@@ -57,6 +57,7 @@ _routes = Routes(
         (Route("GET", "/health/details"), _health_details),
     ],
 )
+_routes.answer_unrouted()  # a path functions-framework cannot route: a JSON 404 too
 
 
 @functions_framework.http

@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import flask
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field, field_validator
 
 from shared import errors, health, wiring
 from shared.chat.sessions import MAX_PAGE, PAGE, READ_PAGE
@@ -83,11 +84,25 @@ def _create(request: flask.Request) -> flask.Response:
     )
 
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
+)
+
+
+def _rfc3339(value: object) -> object:
+    """A date-time as a page's `next` writes it (RFC 3339), and nothing else the model would
+    read as one: not "0.5", which it takes for seconds since 1970."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("Give an RFC 3339 date-time with a time zone, as `next` is.")
+    return value
+
+
 class HistoryQuery(Inbound):
     model_config = ConfigDict(extra="ignore")  # a cache buster (?_=123) is not an error
 
     limit: int = Field(PAGE, ge=1, le=MAX_PAGE)
-    before: AwareDatetime | None = None  # a page's `next`: the messages older than it
+    # a page's `next`: the messages older than it
+    before: Annotated[AwareDatetime, BeforeValidator(_rfc3339)] | None = None
 
 
 def _get(request: flask.Request, session_id: str) -> flask.Response:
