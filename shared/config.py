@@ -221,9 +221,12 @@ class Settings(BaseSettings):
 
     @property
     def allowed_origins(self) -> list[str]:
-        """The CORS allowlist: as configured, or the local stack's own origin."""
+        """The CORS allowlist: as configured; unconfigured, none on a deployed function (Cloud
+        Run's PORT is no page's origin), and the local stack's own origin elsewhere."""
         if self.cors_allowed_origins is not None:
             return self.cors_allowed_origins
+        if self.k_service:
+            return []
         return [f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"]
 
     @property

@@ -39,6 +39,16 @@ def test_the_default_origin_is_the_local_stack_on_its_port(monkeypatch: pytest.M
     assert Settings().allowed_origins == ["http://localhost:9000", "http://127.0.0.1:9000"]
 
 
+def test_a_deployed_function_allows_no_origin_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K_SERVICE", "chat")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+    monkeypatch.setenv("GENAI_BACKEND", "vertex")
+    monkeypatch.setenv("SESSION_SECRET", "s" * 32)
+    assert Settings().allowed_origins == []
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://shop.example")
+    assert Settings().allowed_origins == ["https://shop.example"]
+
+
 def test_a_deployed_function_without_a_project_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("K_SERVICE", "chat")
     with pytest.raises(ValidationError, match="GOOGLE_CLOUD_PROJECT"):
