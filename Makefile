@@ -120,4 +120,4 @@ lock: ## re-resolve requirements.txt from requirements.in in a clean venv
 	rm -rf build/lockvenv
 
 clean:  ## remove the venv, local data and build output
-	rm -rf $(VENV) $(BENCH_VENV) $(INFRA_VENV) .venv-web .local build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(INFRA_VENV) .venv-web .local build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,6 +16,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -23,11 +24,14 @@ from urllib.parse import urlsplit
 import flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from scripts.devserver import OPENAPI, STATIC_HEADERS
+from shared import errors
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from werkzeug.serving import BaseWSGIServer
 
 ROOT = Path(__file__).resolve().parent.parent
-OPENAPI = ROOT / "docs" / "openapi.yaml"
 # What a proxy never passes on (RFC 9110 7.6.1), and what it sets itself.
 HOP_BY_HOP = frozenset(
     {
@@ -37,11 +41,6 @@ HOP_BY_HOP = frozenset(
 )  # fmt: skip
 UPSTREAM_TIMEOUT_S = 120.0  # a streamed turn writes every few seconds; a silent upstream is dead
 CHUNK = 64 * 1024
-STATIC_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-}
 log = logging.getLogger("frontdoor")
 
 
@@ -66,16 +65,22 @@ class Backends:
 
 
 class Proxy:
-    """A WSGI app that forwards every request to one of `backends`, its path as given."""
+    """A WSGI app that forwards every request to one of `backends`, its path as given. A body
+    over `max_body` bytes (the functions' own MAX_BODY_BYTES) is refused here as the function
+    would refuse it, without reading it: this process holds each body whole."""
 
-    def __init__(self, name: str, backends: Backends) -> None:
+    def __init__(self, name: str, backends: Backends, max_body: int) -> None:
         self.name = name
         self.backends = backends
+        self.max_body = max_body
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         base = self.backends.next()
         if base is None:
-            return _unavailable(start_response, f"The {self.name} function has no instance.")
+            return _error(start_response, errors.ServiceUnavailable())
+        body = _body(environ, self.max_body)
+        if isinstance(body, errors.AppError):
+            return _error(start_response, body)
         target = urlsplit(base)
         path = environ.get("PATH_INFO", "") or "/"
         query = environ.get("QUERY_STRING", "")
@@ -86,7 +91,6 @@ class Proxy:
         headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
         headers["X-Forwarded-Host"] = environ.get("HTTP_HOST", "")
-        body = _body(environ)
         if body is not None:
             headers["Content-Length"] = str(len(body))
         connection = http.client.HTTPConnection(
@@ -98,7 +102,7 @@ class Proxy:
         except OSError as e:
             connection.close()
             log.warning("%s upstream %s failed: %s", self.name, base, type(e).__name__)
-            return _unavailable(start_response, f"The {self.name} function did not answer.")
+            return _error(start_response, errors.ServiceUnavailable())
         start_response(
             f"{response.status} {response.reason}",
             [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP],
@@ -116,14 +120,17 @@ def _request_headers(environ: WSGIEnvironment) -> Iterator[tuple[str, str]]:
         yield "Content-Type", environ["CONTENT_TYPE"]
 
 
-def _body(environ: WSGIEnvironment) -> bytes | None:
-    """The whole request body (the functions bound theirs far below what this reads), or None
-    for a request that has none."""
+def _body(environ: WSGIEnvironment, limit: int) -> bytes | errors.AppError | None:
+    """The request body, None for a request that has none, or the error for one too large."""
+    too_large = errors.PayloadTooLarge(f"The body is at most {limit} bytes.")
     length = environ.get("CONTENT_LENGTH") or ""
     if length.isdigit():
+        if int(length) > limit:
+            return too_large
         return bytes(environ["wsgi.input"].read(int(length)))
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        return bytes(environ["wsgi.input"].read())
+        body = bytes(environ["wsgi.input"].read(limit + 1))
+        return too_large if len(body) > limit else body
     return None
 
 
@@ -141,20 +148,20 @@ def _relay(
         connection.close()
 
 
-def _unavailable(start_response: StartResponse, message: str) -> list[bytes]:
-    body = flask.json.dumps({"error": {"code": "unavailable", "message": message}}).encode()
-    start_response(
-        "503 Service Unavailable",
-        [
-            ("Content-Type", "application/json"),
-            ("Retry-After", "1"),
-            ("Content-Length", str(len(body))),
-        ],
-    )
+def _error(start_response: StartResponse, error: errors.AppError) -> list[bytes]:
+    """The error as the functions say it: the contract's JSON body and headers."""
+    body = flask.json.dumps(error.body()).encode()
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    headers.update(error.headers())
+    if isinstance(error, errors.ServiceUnavailable):
+        headers["Retry-After"] = "1"
+    start_response(f"{error.status} {HTTPStatus(error.status).phrase}", list(headers.items()))
     return [body]
 
 
-def build(routes: Mapping[str, Backends], web: Path = ROOT / "web") -> WSGIApplication:
+def build(
+    routes: Mapping[str, Backends], max_body: int, web: Path = ROOT / "web"
+) -> WSGIApplication:
     """The front door: web/ at `/`, each prefix of `routes` ("/chat") to its backends."""
     site = flask.Flask("frontdoor", static_folder=str(web), static_url_path="")
 
@@ -164,8 +171,6 @@ def build(routes: Mapping[str, Backends], web: Path = ROOT / "web") -> WSGIAppli
 
     @site.get("/openapi.yaml")
     def openapi() -> flask.Response:
-        if not OPENAPI.is_file():
-            flask.abort(404)
         return flask.send_file(OPENAPI, mimetype="application/yaml")
 
     @site.after_request
@@ -175,6 +180,20 @@ def build(routes: Mapping[str, Backends], web: Path = ROOT / "web") -> WSGIAppli
         return response
 
     mounts: dict[str, WSGIApplication] = {
-        prefix: Proxy(prefix.strip("/"), backends) for prefix, backends in routes.items()
+        prefix: Proxy(prefix.strip("/"), backends, max_body) for prefix, backends in routes.items()
     }
     return DispatcherMiddleware(site.wsgi_app, mounts)
+
+
+def front_door(port: int, routes: Mapping[str, Backends], max_body: int) -> BaseWSGIServer:
+    """The front door bound on 127.0.0.1:`port` (0: any free port), not yet serving: a thread
+    per connection, each socket operation bounded as `make dev`'s server bounds it."""
+    from werkzeug.serving import make_server
+
+    from scripts.devserver import REQUEST_TIMEOUT_S, _RequestHandler
+
+    class Handler(_RequestHandler):
+        timeout = REQUEST_TIMEOUT_S
+
+    app = build(routes, max_body)
+    return make_server("127.0.0.1", port, app, threaded=True, request_handler=Handler)

@@ -1,4 +1,4 @@
-"""The deployed topology on this machine (scripts/devcloud.py): gcloud's emulators, a process per
+"""The deployed topology on this machine (scripts/cloudstack.py): gcloud's emulators, a process per
 function from its staged bundle, Pub/Sub push, the front door. Each test module gets a stack of
 its own; where gcloud has no emulators the tests skip, and with REQUIRE_EMULATORS=1 (CI) that
 skip is a failure (tests/conftest.py). Their offline counterparts run against `make dev`'s
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from scripts import devcloud
+from scripts import cloudstack
 from scripts import emulator as emulators
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +25,11 @@ COFFEE = ROOT.parent / "shared" / "data" / "catalog"
 pytestmark = pytest.mark.emulator
 
 
-def start_stack(tmp: Path, **env: str) -> devcloud.CloudStack:
+def start_stack(tmp: Path, **env: str) -> cloudstack.CloudStack:
     missing = [e.name for e in emulators.EMULATORS if not emulators._installed(e)]
     if missing:
-        pytest.skip(f"gcloud has no {' or '.join(missing)} emulator: {devcloud.HOW_TO_GET}")
-    stack = devcloud.CloudStack(
+        pytest.skip(f"gcloud has no {' or '.join(missing)} emulator: {cloudstack.HOW_TO_GET}")
+    stack = cloudstack.CloudStack(
         COFFEE, port=0, build_dir=tmp / "build", work_dir=tmp / "work", env=dict(env)
     )
     try:
@@ -41,7 +41,7 @@ def start_stack(tmp: Path, **env: str) -> devcloud.CloudStack:
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcloud.CloudStack]:
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cloudstack.CloudStack]:
     stack = start_stack(tmp_path_factory.mktemp("cloud"), RATE_LIMIT_PER_MINUTE="1000")
     yield stack
     stack.stop()

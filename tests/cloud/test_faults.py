@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from scripts import pubsub_admin
-from scripts.devcloud import PROJECT, CloudStack
+from scripts.cloudstack import PROJECT, CloudStack
 from shared.catalog import profile as profiles
 from shared.catalog.upsert import read_catalog_meta
 from shared.store.firestore_store import FirestoreStore
 from tests.cloud.conftest import call, session, settled_turns, start_stack, turns_counted, wait_for
 
 LIMIT = 12  # messages a minute per client, for this module's stack
-PROBES = 600  # products of the catalog change that ingest is killed in the middle of
+# A catalog change of one message (the CLI's largest: 500 records), which ingest embeds and
+# writes in chunks of 200, each embedded before the transaction that writes it.
+PROBES = 500
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +65,21 @@ def test_ingest_killed_mid_batch_leaves_a_complete_catalog_with_no_duplicate(
         m = read_catalog_meta(store)
         return m.counts.get("products", 0) if m else 0
 
-    # small messages: many deliveries, so the kill lands between and inside them
-    stack.publish(probe_catalog(tmp_path / "probe"), "--max-records", "20", wait=False)
-    at_kill = wait_for(lambda: (n := products()) > before and n, 120, "ingest starts")
+    # Killed once the first chunk is written: in the middle of the message, embedding the
+    # next chunk. (Killed inside a transaction, the emulator would keep that transaction's
+    # locks for good; the deployed database is in optimistic concurrency mode, where a dead
+    # client holds no lock.)
+    stack.publish(probe_catalog(tmp_path / "probe"), wait=False)
+    end = time.monotonic() + 120
+    while products() == before:  # polled closely: the kill must follow the first chunk
+        assert time.monotonic() < end, "ingest did not take the change"
+        time.sleep(0.01)
     stack.kill("ingest")
-    assert at_kill < total, "ingest finished before it could be killed"
+    at_kill = products()
+    assert before < at_kill < total, "ingest was not in the middle of the message"
     time.sleep(2)  # Pub/Sub's pushes fail meanwhile: each is redelivered later
     stack.restart("ingest")
-    # what the killed process held comes back after the subscription's ack deadline (60 s)
+    # the push the kill cut short failed: Pub/Sub delivers the message again
     wait_for(lambda: products() >= total, 600, f"all {total} products are ingested")
     time.sleep(3)  # a late redelivery, were it to count twice, would land by now
     assert products() == total

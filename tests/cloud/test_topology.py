@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from scripts import pubsub_admin
-from scripts.devcloud import PROJECT, CloudStack
+from scripts.cloudstack import PROJECT, CloudStack
 from tests.cloud.conftest import COFFEE, ROOT, call, session, settled_turns, turns_counted, wait_for
 
 QUESTION = "Do you have a light roast from Ethiopia?"  # the coffee benchmark catalog's
@@ -143,3 +143,22 @@ def test_the_operator_smoke_test_passes_with_a_catalog_change(cloud: CloudStack)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "FAIL" not in done.stdout and "catalog" in done.stdout
+
+
+def test_the_front_door_bounds_bodies_and_allows_the_pages_origin(cloud: CloudStack) -> None:
+    base = cloud.url.rstrip("/")
+    session_id, token = session(base)
+    status, _, body = call(
+        "POST",
+        f"{base}/chat/sessions/{session_id}/messages",
+        {"message": "x" * 40_000},
+        token=token,
+    )
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    origin = cloud.url.rstrip("/")
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    status, headers, _ = call("OPTIONS", f"{base}/chat/sessions", headers=preflight)
+    assert status in (200, 204) and headers.get("Access-Control-Allow-Origin") == origin
+    stranger = {**preflight, "Origin": "https://elsewhere.example"}
+    status, headers, _ = call("OPTIONS", f"{base}/chat/sessions", headers=stranger)
+    assert headers.get("Access-Control-Allow-Origin") is None

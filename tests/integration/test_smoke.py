@@ -1,5 +1,6 @@
-"""The operator smoke test (scripts/smoke.py): against the local stack as `make dev` runs it,
-a catalog change included, and against targets that are broken in the ways it must report."""
+"""The operator smoke test (scripts.smoke): against the local stack as `make dev` runs it, a
+catalog change included, with functions Terraform lists as internal only, and against targets
+that are broken in the ways it must report."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from scripts import smoke
+from scripts.smoke.cli import main
 from tests.local_stack import ROOT, SAMPLE, Stack, free_port, wait_json
 
 STEPS = [
@@ -40,6 +41,8 @@ STEPS = [
     "metrics count",
 ]
 CATALOG_STEPS = ["catalog change", "catalog restore"]
+INTENT_STEPS = ["health intent", "health details intent", "intent route"]
+METRICS_STEPS = ["health metrics", "health details metrics", "metrics baseline", "metrics count"]
 ID_TOKEN = "identity-token-that-must-never-be-printed"
 
 
@@ -54,6 +57,29 @@ def fail_line(output: str, step: str) -> str:
     found = [line for line in output.splitlines() if line.startswith(f"FAIL {step}: ")]
     assert len(found) == 1, f"no single `FAIL {step}` line in:\n{output}"
     return found[0]
+
+
+def skip_line(output: str, step: str, function: str) -> str:
+    """The step's one `skip` line, saying that its function takes internal traffic only."""
+    reason = f"{function} takes internal traffic only (ingress); not reachable from here"
+    found = [line for line in output.splitlines() if line.startswith(f"skip {step}: ")]
+    assert len(found) == 1, f"no single `skip {step}` line in:\n{output}"
+    assert found[0].startswith(f"skip {step}: {reason}"), found[0]
+    return found[0]
+
+
+def outputs_file(path: Path, base_url: str | None, direct: dict[str, str | None]) -> Path:
+    """`terraform output -json`: every output, each wrapped; null for an internal function."""
+    outputs = {
+        "base_url": {"value": base_url, "type": "string"},
+        "direct_function_urls": {"value": direct, "type": ["map", "string"]},
+        "function_urls": {  # every function's own URL, internal ones too: never used for them
+            "value": dict.fromkeys(("chat", "intent", "metrics"), "http://127.0.0.1:1"),
+            "type": "object",
+        },
+    }
+    path.write_text(json.dumps(outputs))
+    return path
 
 
 def run_module(*args: str, local_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -74,7 +100,7 @@ def run_module(*args: str, local_dir: Path | None = None) -> subprocess.Complete
 
 def run_inline(*args: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = smoke.main(list(args), out=out)
+    code = main(list(args), out=out)
     return code, out.getvalue()
 
 
@@ -155,6 +181,43 @@ def test_per_function_urls_from_terraform_output(stack: tuple[Stack, Path], tmp_
     for step in STEPS:
         ok_line(done.stdout, step)
     assert not re.search(r"^(ok|FAIL|skip) catalog", done.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize("chat_from", ["outputs", "option"])
+def test_internal_only_functions_are_skipped_and_the_run_passes_on_the_chat(
+    stack: tuple[Stack, Path], tmp_path: Path, chat_from: str
+) -> None:
+    """Terraform lists intent and metrics as null (ingress ALLOW_INTERNAL_ONLY): the steps that
+    need them are skipped, the turn asks the first suggestion unrouted, and the run passes."""
+    running, local_dir = stack
+    chat = f"{running.base}/chat"
+    direct: dict[str, str | None] = {"intent": None, "metrics": None}
+    if chat_from == "outputs":
+        direct["chat"] = chat
+    path = outputs_file(tmp_path / "outputs.json", None, direct)
+    given = ["--chat-url", chat] if chat_from == "option" else []
+    done = run_module("--function-urls", str(path), *given, local_dir=local_dir)
+    output = done.stdout
+    assert done.returncode == 0, output + done.stderr
+    assert output.splitlines()[0] == (
+        f"smoke test: chat {chat}, intent not reachable (internal only), "
+        "metrics not reachable (internal only)"
+    )
+    for step in INTENT_STEPS:
+        skip_line(output, step, "intent")
+    for step in METRICS_STEPS:
+        skip_line(output, step, "metrics")
+    assert ", so the turn asks '" in skip_line(output, "intent route", "intent")
+    counted = skip_line(output, "metrics count", "metrics")
+    assert counted.endswith("the turn cannot be seen counted from here")
+    ran = [s for s in STEPS if s not in INTENT_STEPS + METRICS_STEPS]
+    for step in ran:
+        ok_line(output, step)
+    assert "FAIL" not in output and "Traceback" not in done.stderr
+    assert output.splitlines()[-1].startswith(f"PASSED: {len(ran)} of {len(ran)} steps in ")
+    assert output.splitlines()[-1].endswith(
+        f"; {len(INTENT_STEPS + METRICS_STEPS)} not run (internal only, not reachable from here)"
+    )
 
 
 def test_a_catalog_file_that_is_not_the_deployed_one_publishes_nothing(
@@ -348,6 +411,79 @@ def test_terraform_outputs_say_where_each_function_is(
     assert output.splitlines()[0].startswith(f"smoke test: chat {server.base}/chat, intent")
     for step in STEPS:
         ok_line(output, step)
+
+
+@pytest.mark.parametrize("internal", [("intent",), ("intent", "metrics")])
+@pytest.mark.parametrize("url_option", [False, True])
+def test_a_load_balancer_and_internal_only_functions(
+    fake: Callable[[str | None], Fake],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    internal: tuple[str, ...],
+    url_option: bool,
+) -> None:
+    """base_url serves what the load balancer routes; a function direct_function_urls lists as
+    null is not looked for under it (a 404 there) but skipped. With --url as Cloud Build
+    passes it, or from the file alone."""
+    server = fake(None)
+    monkeypatch.setenv("SMOKE_ID_TOKEN", ID_TOKEN)
+    path = outputs_file(tmp_path / "outputs.json", server.base, dict.fromkeys(internal))
+    given = ["--url", server.base] if url_option else []
+    code, output = run_inline(*given, "--function-urls", str(path))
+    assert code == 0, output
+    assert all(f not in server.authorization for f in internal)  # never asked
+    reachable = [f for f in ("chat", "intent", "metrics") if f not in internal]
+    guarded = " and ".join(f for f in reachable if f != "chat")
+    head = output.splitlines()[0]
+    assert head.startswith(f"smoke test: chat {server.base}/chat, intent not reachable")
+    assert head.endswith(f", identity token for {guarded}" if guarded else "(internal only)")
+    skipped = [*INTENT_STEPS, *(METRICS_STEPS if "metrics" in internal else [])]
+    for step in skipped:
+        skip_line(output, step, "metrics" if step in METRICS_STEPS else "intent")
+    assert "so the turn asks 'Which item do you recommend?'" in output  # the first suggestion
+    for step in STEPS:
+        if step not in skipped:
+            ok_line(output, step)
+    assert "FAIL" not in output and ID_TOKEN not in output
+    assert output.splitlines()[-1].endswith(
+        f"; {len(skipped)} not run (internal only, not reachable from here)"
+    )
+
+
+def test_a_failure_still_fails_when_other_functions_are_internal_only(
+    fake: Callable[[str | None], Fake], tmp_path: Path
+) -> None:
+    server = fake("no_sources")
+    path = outputs_file(tmp_path / "outputs.json", server.base, {"intent": None})
+    code, output = run_inline("--function-urls", str(path))
+    assert code == 1
+    assert "cites no sources" in fail_line(output, "turn stream")
+    skip_line(output, "intent route", "intent")
+    assert output.splitlines()[-1].startswith("FAILED: 1 of")
+
+
+def test_a_functions_own_url_overrides_its_null(
+    fake: Callable[[str | None], Fake], tmp_path: Path
+) -> None:
+    """From inside the network, --intent-url reaches what Terraform lists as internal only."""
+    server = fake(None)
+    path = outputs_file(tmp_path / "outputs.json", server.base, {"intent": None})
+    code, output = run_inline("--function-urls", str(path), "--intent-url", f"{server.base}/intent")
+    assert code == 0, output
+    for step in STEPS:
+        ok_line(output, step)
+
+
+def test_a_function_in_no_source_is_still_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """null says where a function is (inside); a function missing everywhere is a mistake."""
+    path = outputs_file(
+        tmp_path / "outputs.json", None, {"chat": "http://127.0.0.1:1/chat", "intent": None}
+    )
+    code, output = run_inline("--function-urls", str(path))
+    assert code == 2 and output == ""
+    assert "smoke: error: no URL for metrics:" in capsys.readouterr().err
 
 
 def test_a_turn_without_sources_fails(fake: Callable[[str | None], Fake]) -> None:
