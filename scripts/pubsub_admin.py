@@ -25,7 +25,8 @@ ACK_DEADLINE_S = 60
 # The emulator retries a failed push within seconds: as many deliveries as Pub/Sub allows, so a
 # function down for a while (a restart, a crash) loses nothing to the dead-letter topic.
 MAX_DELIVERY_ATTEMPTS = 100
-MIN_BACKOFF, MAX_BACKOFF = "1s", "60s"
+# A failed push is tried again within 10 s at most: a restarted function gets its backlog soon.
+MIN_BACKOFF, MAX_BACKOFF = "1s", "10s"
 
 
 class AdminError(RuntimeError):

@@ -97,30 +97,6 @@ def test_ingest_killed_mid_batch_leaves_a_complete_catalog_with_no_duplicate(
     assert admin.pull("ingest-dead-letter-review") == []  # nothing given up on
 
 
-@pytest.mark.timeout(600)
-def test_metrics_down_for_a_while_loses_no_turn(stack: CloudStack) -> None:
-    base = stack.url.rstrip("/")
-    before = settled_turns(base)
-    stack.kill("metrics-events")
-    session_id, token = session(base)
-    for question in ("hello!", "What is your cheapest drink?", "thanks!"):
-        status, _, body = call(
-            "POST", f"{base}/chat/sessions/{session_id}/messages", {"message": question},
-            token=token,
-        )  # fmt: skip
-        assert status == 200, body
-    time.sleep(5)  # the pushes fail while it is down
-    assert turns_counted(base) == before
-    stack.restart("metrics-events")
-    wait_for(
-        lambda: turns_counted(base) >= before + 3, 180, "the turns are counted once it is back"
-    )
-    time.sleep(3)
-    assert turns_counted(base) == before + 3
-    admin = pubsub_admin.Admin(stack.hosts["PUBSUB_EMULATOR_HOST"], PROJECT)
-    assert admin.pull("metrics-dead-letter-review") == []
-
-
 def test_two_chat_instances_share_sessions_and_rate_limits(stack: CloudStack) -> None:
     one, two = (stack.instance("chat", i).url for i in (0, 1))
     client = {"X-Forwarded-For": "198.51.100.23"}  # a client of its own: a bucket of its own
