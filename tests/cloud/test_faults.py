@@ -15,7 +15,7 @@ from scripts.cloudstack import PROJECT, CloudStack
 from shared.catalog import profile as profiles
 from shared.catalog.upsert import read_catalog_meta
 from shared.store.firestore_store import FirestoreStore
-from tests.cloud.conftest import call, session, settled_turns, start_stack, turns_counted, wait_for
+from tests.cloud.conftest import call, start_stack, wait_for
 
 LIMIT = 12  # messages a minute per client, for this module's stack
 # A catalog change of one message (the CLI's largest: 500 records), which ingest embeds and
