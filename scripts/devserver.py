@@ -52,9 +52,10 @@ def load_function(name: str, signature_type: str = "http", target: str | None = 
     )
 
 
-def build_app() -> flask.Flask:
-    """The WSGI app of the whole product, and the bus wired to the event functions."""
-    web = flask.Flask("web", static_folder=str(ROOT / "web"), static_url_path="")
+def static_site(name: str, web_dir: Path = ROOT / "web") -> flask.Flask:
+    """The pages of web/ at `/` and the HTTP contract at /openapi.yaml, with the static
+    headers: what `make dev` and `make dev-cloud`'s front door serve besides the functions."""
+    web = flask.Flask(name, static_folder=str(web_dir), static_url_path="")
 
     @web.get("/")
     def index() -> flask.Response:
@@ -67,10 +68,16 @@ def build_app() -> flask.Flask:
 
     @web.after_request
     def static_headers(response: flask.Response) -> flask.Response:
-        for name, value in STATIC_HEADERS.items():
-            response.headers.setdefault(name, value)
+        for header, value in STATIC_HEADERS.items():
+            response.headers.setdefault(header, value)
         return response
 
+    return web
+
+
+def build_app() -> flask.Flask:
+    """The WSGI app of the whole product, and the bus wired to the event functions."""
+    web = static_site("web")
     mounts = {f"/{name}": load_function(name) for name in HTTP_FUNCTIONS}
     web.wsgi_app = DispatcherMiddleware(web.wsgi_app, mounts)  # type: ignore[method-assign]
     bus = wiring.get_bus()

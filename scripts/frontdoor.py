@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from scripts.devserver import OPENAPI, STATIC_HEADERS
+from scripts.devserver import static_site
 from shared import errors
 
 if TYPE_CHECKING:
@@ -163,22 +163,7 @@ def build(
     routes: Mapping[str, Backends], max_body: int, web: Path = ROOT / "web"
 ) -> WSGIApplication:
     """The front door: web/ at `/`, each prefix of `routes` ("/chat") to its backends."""
-    site = flask.Flask("frontdoor", static_folder=str(web), static_url_path="")
-
-    @site.get("/")
-    def index() -> flask.Response:
-        return site.send_static_file("index.html")
-
-    @site.get("/openapi.yaml")
-    def openapi() -> flask.Response:
-        return flask.send_file(OPENAPI, mimetype="application/yaml")
-
-    @site.after_request
-    def static_headers(response: flask.Response) -> flask.Response:
-        for name, value in STATIC_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
+    site = static_site("frontdoor", web)
     mounts: dict[str, WSGIApplication] = {
         prefix: Proxy(prefix.strip("/"), backends, max_body) for prefix, backends in routes.items()
     }
