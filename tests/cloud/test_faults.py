@@ -15,7 +15,7 @@ from scripts.cloudstack import PROJECT, CloudStack
 from shared.catalog import profile as profiles
 from shared.catalog.upsert import read_catalog_meta
 from shared.store.firestore_store import FirestoreStore
-from tests.cloud.conftest import call, start_stack, wait_for
+from tests.cloud.conftest import call, session, settled_turns, start_stack, turns_counted, wait_for
 
 LIMIT = 12  # messages a minute per client, for this module's stack
 # A catalog change of one message (the CLI's largest: 500 records), which ingest embeds and
@@ -95,6 +95,29 @@ def test_ingest_killed_mid_batch_leaves_a_complete_catalog_with_no_duplicate(
     assert len(profile.products) == total
     admin = pubsub_admin.Admin(stack.hosts["PUBSUB_EMULATOR_HOST"], PROJECT)
     assert admin.pull("ingest-dead-letter-review") == []  # nothing given up on
+
+
+@pytest.mark.timeout(600)
+def test_metrics_down_for_a_while_loses_no_turn(stack: CloudStack) -> None:
+    base = stack.url.rstrip("/")
+    before = settled_turns(base)
+    stack.kill("metrics-events")
+    session_id, token = session(base)
+    questions = ("hello!", "What is your cheapest drink?", "Where is your nearest shop?", "thanks!")
+    for question in questions:
+        status, _, body = call(
+            "POST", f"{base}/chat/sessions/{session_id}/messages", {"message": question},
+            token=token,
+        )  # fmt: skip
+        assert status == 200, body
+    time.sleep(5)  # each turn's event is pushed, refused and pushed again while it is down
+    assert turns_counted(base) == before
+    stack.restart("metrics-events")
+    expected = before + len(questions)
+    wait_for(lambda: turns_counted(base) >= expected, 120, "the turns are counted once it is back")
+    assert settled_turns(base) == expected  # each once
+    admin = pubsub_admin.Admin(stack.hosts["PUBSUB_EMULATOR_HOST"], PROJECT)
+    assert admin.pull("metrics-dead-letter-review") == []
 
 
 def test_two_chat_instances_share_sessions_and_rate_limits(stack: CloudStack) -> None:
