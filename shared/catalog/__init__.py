@@ -27,7 +27,9 @@ from shared.catalog.records import (
     Shop,
     TextDocument,
     content_hash,
+    ordered_attributes,
     record_id,
+    stored_fields,
     validate_records,
 )
 from shared.catalog.upsert import (
@@ -61,8 +63,10 @@ __all__ = [
     "TextDocument",
     "UpsertResult",
     "content_hash",
+    "ordered_attributes",
     "read_catalog_meta",
     "record_id",
+    "stored_fields",
     "upsert",
     "validate_records",
 ]

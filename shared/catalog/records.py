@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -205,6 +205,32 @@ def record_id(record: Record) -> str:
     return str(getattr(record, "id"))  # noqa: B009 - every other schema has an id
 
 
+# Stored beside a product's attributes: their order in the record. A store may hand a map back
+# in an order of its own (Firestore does), and the facts a reply shows first follow this order.
+ATTRIBUTE_ORDER = "attribute_order"
+
+
+def stored_fields(record: Record) -> dict[str, Any]:
+    """The record as its document holds it: its fields, and a product's attribute order."""
+    data = record.model_dump(mode="json")
+    if isinstance(record, Product) and record.attributes:
+        data[ATTRIBUTE_ORDER] = list(record.attributes)
+    return data
+
+
+def ordered_attributes(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored product's attributes in the record's order (those the order does not name, as
+    in a document written before it was kept, after them by key)."""
+    attributes = doc.get("attributes")
+    if not isinstance(attributes, Mapping):
+        return {}
+    order = doc.get(ATTRIBUTE_ORDER)
+    named = [k for k in order if k in attributes] if isinstance(order, list) else []
+    rest = sorted(k for k in attributes if k not in set(named))
+    return {k: attributes[k] for k in [*named, *rest]}
+
+
 def content_hash(record: Record) -> str:
-    canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """What a change is judged by: the fields whatever their order, the attributes' order too."""
+    canonical = json.dumps(stored_fields(record), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

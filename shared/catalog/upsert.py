@@ -15,7 +15,14 @@ from shared.catalog.indexing import (
     chunk_id,
     embedding_text,
 )
-from shared.catalog.records import EMBEDDED_KINDS, Record, TextDocument, content_hash, record_id
+from shared.catalog.records import (
+    EMBEDDED_KINDS,
+    Record,
+    TextDocument,
+    content_hash,
+    record_id,
+    stored_fields,
+)
 from shared.errors import TransientError
 from shared.store import Embedding, Filter, Increment, Store, Transaction, Write
 
@@ -194,7 +201,7 @@ def _upsert_chunk(
                 extra = made[1]
             result.written += 1
             created += stored is None
-            data = {**record.model_dump(mode="json"), "content_hash": digest, **extra}
+            data = {**stored_fields(record), "content_hash": digest, **extra}
             txn.set(collection, doc_id, {**data, PUBLISHED_AT: published_at, "updated_at": now})
     if result.written:
         txn.merge(

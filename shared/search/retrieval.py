@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.catalog.indexing import CHUNKS
+from shared.catalog.records import ordered_attributes
 from shared.errors import BadRequest
 from shared.search.lexicon import norm
 from shared.search.rank import TermCache, rank
@@ -163,9 +164,10 @@ class Retriever:
             if not s.matched and stock is None and s.similarity < FLOORS["products"]:
                 continue
             in_stock = self._stock_by_shop(u.shops, s.id) if stock is not None else None
-            attributes = s.data.get("attributes") or {}
+            attributes = ordered_attributes(s.data)  # the record's order, whatever the store's
             data = {
                 **s.data,
+                "attributes": attributes,
                 "currency": s.data.get("currency") or currency,
                 "specs": view.profile.specs(attributes),
                 "flags": view.profile.flags(attributes),

@@ -148,3 +148,25 @@ def test_bad_arguments_are_refused(retriever: Retriever) -> None:
         retriever.search("x", "recipes", 5)  # type: ignore[arg-type]
     with pytest.raises(BadRequest):
         retriever.search("x", "products", 0)
+
+
+def test_facts_follow_the_records_attribute_order_whatever_order_the_store_gives_back() -> None:
+    """Firestore may hand a map back in an order of its own: the facts a reply shows first
+    (`specs`) keep the record's order, kept beside the attributes at ingest."""
+    store, embedder = SqliteStore(), wiring.get_embedder()
+    record = coffee("c9", "Harvest Gold", "Brazil", "medium", 11.5, notes=["hazelnut"], body="full")
+    good, _ = catalog.validate_records("products", [record])
+    catalog.upsert(store, "products", good, T0, embedder)
+    profile.refresh(store)
+    stored = store.get("products", "c9")
+    assert stored is not None and stored["attribute_order"] == ["origin", "roast", "notes", "body"]
+    scrambled = dict(reversed(list(stored["attributes"].items())))  # as another store may
+    store.set("products", "c9", {**stored, "attributes": scrambled})
+    (hit,) = Retriever(store, embedder).search("Harvest Gold", "products", 1).hits
+    assert hit.fields["specs"] == [
+        "origin: Brazil",
+        "roast: medium",
+        "notes: hazelnut",
+        "body: full",
+    ]
+    assert list(hit.fields["attributes"]) == ["origin", "roast", "notes", "body"]

@@ -147,3 +147,21 @@ def test_ids_cannot_make_inventory_ids_collide() -> None:
         "inventory", [{"shop_id": "a_b", "product_id": "c", "quantity": 1}]
     )
     assert bad[0].reason.startswith("shop_id")
+
+
+def test_a_products_attribute_order_is_kept_and_is_part_of_its_content() -> None:
+    attributes = {"roast": "dark", "origin": "Kenya", "decaf": False}
+    (a,), _ = catalog.validate_records("products", [{**PRODUCT, "attributes": attributes}])
+    reordered = dict(reversed(list(attributes.items())))
+    (b,), _ = catalog.validate_records("products", [{**PRODUCT, "attributes": reordered}])
+    assert catalog.stored_fields(a)["attribute_order"] == ["roast", "origin", "decaf"]
+    assert catalog.content_hash(a) != catalog.content_hash(b)  # a reply shows them in order
+    doc = {"attributes": {"decaf": False, "origin": "Kenya", "roast": "dark", "body": "full"},
+           "attribute_order": ["roast", "gone", "origin"]}  # fmt: skip
+    assert list(catalog.ordered_attributes(doc)) == ["roast", "origin", "body", "decaf"]
+    assert list(catalog.ordered_attributes({"attributes": {"b": 1, "a": 2}})) == ["a", "b"]
+    assert catalog.ordered_attributes({}) == {}
+    (shop,), _ = catalog.validate_records(
+        "inventory", [{"shop_id": "s1", "product_id": "p1", "quantity": 3}]
+    )
+    assert "attribute_order" not in catalog.stored_fields(shop)
