@@ -22,7 +22,15 @@ from scripts import emulator as emulators
 ROOT = Path(__file__).resolve().parents[2]
 COFFEE = ROOT.parent / "shared" / "data" / "catalog"
 
-pytestmark = pytest.mark.emulator
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is an emulator test: with REQUIRE_EMULATORS=1 its skip is a failure.
+    (A conftest's `pytestmark` marks nothing: the marker is put on each test of this folder.)"""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.emulator)
 
 
 def start_stack(tmp: Path, **env: str) -> cloudstack.CloudStack:
