@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -82,9 +82,7 @@ class Proxy:
         if isinstance(body, errors.AppError):
             return _error(start_response, body)
         target = urlsplit(base)
-        path = environ.get("PATH_INFO", "") or "/"
-        query = environ.get("QUERY_STRING", "")
-        url = f"{target.path.rstrip('/')}{path}" + (f"?{query}" if query else "")
+        url = f"{target.path.rstrip('/')}{_target(environ)}"
         headers = dict(_request_headers(environ))
         peer = environ.get("REMOTE_ADDR", "")
         forwarded = headers.pop("X-Forwarded-For", "")
@@ -108,6 +106,20 @@ class Proxy:
             [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP],
         )
         return _relay(response, connection)
+
+
+def _target(environ: WSGIEnvironment) -> str:
+    """The path and query to send on, percent-encoded again: WSGI hands the path over decoded
+    (bytes as latin-1 characters), and http.client sends ASCII only. A `%` the client encoded
+    stays encoded, so the function decodes each byte once, as it would behind the load balancer."""
+    path = (environ.get("PATH_INFO", "") or "/").encode("latin-1")
+    query = environ.get("QUERY_STRING", "").encode("latin-1")  # as sent: still encoded
+    said = quote(path, safe=_PATH_SAFE)
+    return f"{said}?{quote(query, safe=_QUERY_SAFE)}" if query else said
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and "/", but "%": it was decoded
+_QUERY_SAFE = _PATH_SAFE + "?%"  # the query string arrives undecoded
 
 
 def _request_headers(environ: WSGIEnvironment) -> Iterator[tuple[str, str]]:
