@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from shared.intent.calibration import CALIBRATION_FILE, Calibration
 from shared.intent.evaluation import load_labelled, report
 from shared.intent.evidence import Evidence, evidence
 from shared.intent.head import Head, save_head, train
-from shared.intent.router import DEFAULT_INTENT, IntentRouter
+from shared.intent.router import DEFAULT_INTENT, IntentRouter, undoubted
 from shared.search.lexicon import Lexicon
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,22 +62,32 @@ LEXICAL_SCALES = (0.5, 1.0)
 FOLDS = 5
 
 
-def predict(scores: np.ndarray, thresholds: np.ndarray, margin: float) -> np.ndarray:
-    """Route indices for rows of per-route scores, ambiguity going to the default route."""
+def predict(
+    scores: np.ndarray,
+    thresholds: np.ndarray,
+    margin: float,
+    evidences: Sequence[Evidence] | None = None,
+) -> np.ndarray:
+    """Route indices for rows of per-route scores, ambiguity going where the router sends it
+    offline: the route the catalog's words alone point at, else the default route."""
     order = np.argsort(-scores, axis=1)
     best, second = order[:, 0], order[:, 1]
     rows = np.arange(len(scores))
     top, runner = scores[rows, best], scores[rows, second]
     clear = (top >= thresholds[best]) & (top - runner >= margin)
-    return np.where(clear, best, INTENTS.index(DEFAULT_INTENT))
+    said: Sequence[Evidence | None] = evidences or [None] * len(scores)
+    doubt = [INTENTS.index(undoubted(e)) for e in said]
+    return np.where(clear, best, np.array(doubt, dtype=int))
 
 
-def search(scores: np.ndarray, truth: np.ndarray) -> tuple[float, np.ndarray, float]:
+def search(
+    scores: np.ndarray, truth: np.ndarray, evidences: Sequence[Evidence] | None = None
+) -> tuple[float, np.ndarray, float]:
     """Coordinate ascent over the margin and each route's threshold; returns the best found."""
     thresholds, margin = np.zeros(len(INTENTS)), 0.0
 
     def accuracy(t: np.ndarray, m: float) -> float:
-        return float((predict(scores, t, m) == truth).mean())
+        return float((predict(scores, t, m, evidences) == truth).mean())
 
     for _ in range(4):
         margin = _middle_best(MARGINS, [accuracy(thresholds, m) for m in MARGINS])
@@ -115,7 +126,7 @@ def main(argv: list[str]) -> int:
         for k in KS:
             router.calibration = Calibration(k=k, alpha=alpha)
             scores = _scores(router, vectors, queries)
-            acc, thresholds, margin = search(scores, truth)
+            acc, thresholds, margin = search(scores, truth, evidences)
             print(f"  alpha={alpha} k={k}: dev accuracy {acc:.4f}")
             if knn is None or acc > knn[0]:
                 knn = (acc, k, alpha, thresholds, margin)
@@ -126,7 +137,7 @@ def main(argv: list[str]) -> int:
     for l2 in L2S:
         for scale in LEXICAL_SCALES:
             scores = _out_of_fold(router, vectors, queries, intents, l2, scale)
-            acc, thresholds, margin = search(scores, truth)
+            acc, thresholds, margin = search(scores, truth, evidences)
             print(f"  l2={l2} lexical_scale={scale}: {acc:.4f}")
             if best is None or acc > best[0]:
                 best = (acc, l2, scale, thresholds, margin)
@@ -140,11 +151,11 @@ def main(argv: list[str]) -> int:
         print("catalog evidence weights (product, place, named), on the same out-of-fold scores:")
         for a in EVIDENCE_WEIGHTS:
             for b in EVIDENCE_WEIGHTS:
-                found = search(_weighed(oof, evidences, a, b, 0.0), truth)
+                found = search(_weighed(oof, evidences, a, b, 0.0), truth, evidences)
                 if found[0] > acc + 1e-9:
                     acc, thresholds, margin, weights = found[0], found[1], found[2], (a, b, 0.0)
         for c in EVIDENCE_WEIGHTS:  # a name on top, the other two as found
-            found = search(_weighed(oof, evidences, weights[0], weights[1], c), truth)
+            found = search(_weighed(oof, evidences, weights[0], weights[1], c), truth, evidences)
             if found[0] > acc + 1e-9:
                 acc, thresholds, margin = found[0], found[1], found[2]
                 weights = (weights[0], weights[1], c)
@@ -174,6 +185,7 @@ def main(argv: list[str]) -> int:
                 _scores(router, vectors, queries),
                 np.array([calibration.thresholds[r] for r in INTENTS]),
                 calibration.margin,
+                evidences,
             )
         ]
         print("on the development set (its own calibration set):")
@@ -181,7 +193,7 @@ def main(argv: list[str]) -> int:
         oof = _out_of_fold(router, vectors, queries, intents, best[1], best[2])
         oof = _weighed(oof, evidences, *weights)
         limits = np.array([calibration.thresholds[r] for r in INTENTS])
-        decided = [INTENTS[i] for i in predict(oof, limits, calibration.margin)]
+        decided = [INTENTS[i] for i in predict(oof, limits, calibration.margin, evidences)]
         print("on the development set, each sentence judged by a head that never saw it:")
     print(report(intents, decided).table())
     return 0

@@ -98,7 +98,7 @@ class IntentRouter:
             exemplar = self.texts[int(best_rows[order[0]])]
             return Decision(best, top, exemplar, "embedding", scores)  # type: ignore[arg-type]  # a route name is an Intent
         nearest = {r: self.texts[i] for r, i in zip(routes, best_rows.tolist(), strict=True)}
-        return self._ambiguous(text, scores, nearest)
+        return self._ambiguous(text, scores, nearest, evidence)
 
     def scores(
         self, vector: np.ndarray, text: str, evidence: Evidence | None = None
@@ -140,8 +140,15 @@ class IntentRouter:
         top = np.partition(grid, grid.shape[1] - k, axis=1)[:, -k:]
         return top.mean(axis=1), self._grid[np.arange(len(grid)), grid.argmax(axis=1)]
 
-    def _ambiguous(self, text: str, scores: dict[str, float], nearest: dict[str, str]) -> Decision:
-        """Too low, or too close to call: the model settles it when there is one."""
+    def _ambiguous(
+        self,
+        text: str,
+        scores: dict[str, float],
+        nearest: dict[str, str],
+        evidence: Evidence | None = None,
+    ) -> Decision:
+        """Too low, or too close to call: the model settles it when there is one; without one,
+        the catalog's own words do when they point one way, else the default route."""
         generator = self.generator
         if generator is not None and generator.can_classify:
             try:
@@ -151,7 +158,17 @@ class IntentRouter:
             else:
                 intent: Intent = label  # type: ignore[assignment]  # classify returns a label
                 return Decision(intent, scores.get(intent, 0.0), nearest.get(intent), "llm", scores)
-        return Decision(DEFAULT_INTENT, scores.get(DEFAULT_INTENT, 0.0), None, "default", scores)
+        fallback = undoubted(evidence)
+        return Decision(fallback, scores.get(fallback, 0.0), None, "default", scores)
+
+
+def undoubted(evidence: Evidence | None) -> Intent:
+    """The route a doubt falls to with no model to settle it: where the query names only what
+    the catalog sells ("Saffron Reserve", "fishing stool", "kettle for pour over"), a product
+    question; only its places, a shop question; else (both, or neither) the default route."""
+    if evidence is not None and evidence.product != evidence.place:
+        return "PRODUCT_RAG" if evidence.product else "LOCATION_RAG"
+    return DEFAULT_INTENT
 
 
 def _weigh(

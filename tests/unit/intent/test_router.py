@@ -9,6 +9,7 @@ import pytest
 
 from shared.ai import ModelUnavailable, Prompt, Task
 from shared.intent.calibration import Calibration
+from shared.intent.evidence import Evidence
 from shared.intent.router import IntentRouter
 
 # Three routes along three axes; a query's direction decides.
@@ -92,6 +93,24 @@ def test_a_low_score_without_a_model_goes_to_the_default_route() -> None:
     cal = Calibration(k=1, thresholds={"PRODUCT_RAG": 0.99})
     d = router(cal).decide(unit([0.8, 0.6, 0.0]), "q")
     assert (d.intent, d.method, d.exemplar) == ("GENERAL_CONVERSATION", "default", None)
+
+
+def test_a_doubt_without_a_model_follows_the_catalogs_words_when_they_point_one_way() -> None:
+    cal = Calibration(k=1, thresholds={"PRODUCT_RAG": 0.99, "LOCATION_RAG": 0.99})
+    vector = unit([0.8, 0.6, 0.0])
+    for said, route in [
+        (Evidence(product=True), "PRODUCT_RAG"),  # "Saffron Reserve", "fishing stool"
+        (Evidence(product=True, named=True), "PRODUCT_RAG"),
+        (Evidence(place=True), "LOCATION_RAG"),
+        (Evidence(product=True, place=True), "GENERAL_CONVERSATION"),  # both: no way to tell
+        (Evidence(), "GENERAL_CONVERSATION"),
+    ]:
+        d = router(cal).decide(vector, "q", said)
+        assert (d.intent, d.method, d.exemplar) == (route, "default", None), said
+    # a model, when there is one, settles it whatever the words say
+    llm = Classifier("GENERAL_CONVERSATION")
+    d = router(cal, llm).decide(vector, "q", Evidence(product=True))
+    assert (d.intent, d.method) == ("GENERAL_CONVERSATION", "llm")
 
 
 def test_two_close_routes_ask_the_model() -> None:
