@@ -125,6 +125,16 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError(f"no line starting {start!r}: {''.join(self.lines)[-2000:]}")
 
+    def ready(self, within_s: float = 180.0) -> Stack:
+        """This stack once it says `Ready:`; one that does not in time is killed, and the
+        error raised."""
+        try:
+            self.wait_for_line("Ready:", time.monotonic() + within_s)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(20)

@@ -164,7 +164,7 @@ class IntentRouter:
 
 def undoubted(evidence: Evidence | None) -> Intent:
     """The route a doubt falls to with no model to settle it: where the query names only what
-    the catalog sells ("Saffron Reserve", "fishing stool", "kettle for pour over"), a product
+    the catalog sells (a product's bare name, a category and a value), a product
     question; only its places, a shop question; else (both, or neither) the default route."""
     if evidence is not None and evidence.product != evidence.place:
         return "PRODUCT_RAG" if evidence.product else "LOCATION_RAG"

@@ -3,7 +3,6 @@ loopback port, with the sample catalog loaded through the real ingest path."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -25,13 +24,7 @@ CONTRACT_LIMITS = {
 
 
 def start_stack(tmp: pytest.TempPathFactory, name: str, env: Mapping[str, str]) -> Stack:
-    stack = Stack(tmp.mktemp(name), env)
-    try:
-        stack.wait_for_line("Ready:", time.monotonic() + STACK_START_S)
-    except BaseException:
-        stack.kill()
-        raise
-    return stack
+    return Stack(tmp.mktemp(name), env).ready(STACK_START_S)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,23 +40,14 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-def started(stack: Stack) -> Stack:
-    try:
-        stack.wait_for_line("Ready:", time.monotonic() + STACK_START_S)
-    except BaseException:
-        stack.kill()
-        raise
-    return stack
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`make dev`, with the sample catalog loaded, on a port of its own. The offline writer
     paces its chunks as a model does, so that streaming shows (on loopback, an unpaced reply
     arrives in one read)."""
-    running = started(
-        Stack(tmp_path_factory.mktemp("browser-stack"), {"OFFLINE_STREAM_DELAY_MS": "15"})
-    )
+    running = Stack(
+        tmp_path_factory.mktemp("browser-stack"), {"OFFLINE_STREAM_DELAY_MS": "15"}
+    ).ready(STACK_START_S)
     yield running
     running.kill()
 
@@ -116,7 +106,7 @@ class CloudLayout:
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudLayout]:
     layout = CloudLayout(tmp_path_factory.mktemp("cloud-stack"))
     try:
-        started(layout.stack)
+        layout.stack.ready(STACK_START_S)
         yield layout
     finally:
         layout.close()

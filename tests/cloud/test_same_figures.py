@@ -27,12 +27,9 @@ NOW = re.compile(r"checked for [^()]*\(now\)")
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("local"), {"CATALOG": str(COFFEE), **LIMITS})
-    try:
-        stack.wait_for_line("Ready:", time.monotonic() + 240)
-        yield stack
-    finally:
-        stack.stop()
+    stack = Stack(tmp_path_factory.mktemp("local"), {"CATALOG": str(COFFEE), **LIMITS}).ready(240)
+    yield stack
+    stack.stop()
 
 
 @pytest.fixture(scope="module")
